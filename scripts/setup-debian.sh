@@ -7,5 +7,5 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends libtorch-dev libopenblas0-pthread g++ make python3
+$SUDO apt-get install -y --no-install-recommends libtorch-dev libopenblas0-pthread g++ make python3 fonts-dejavu-core
 npm ci
