@@ -1,0 +1,250 @@
+import { z } from 'zod';
+
+/** The eight rows of the paper's Table 1, by name. */
+export const METHODS = [
+  'dpo',
+  'ppo-static-rm',
+  'opo-static-rm',
+  'opo-gold',
+  'd2po',
+  'd2po-dpo-discrim',
+  'd2po-self',
+  'd2po-ppo',
+] as const;
+export type Method = (typeof METHODS)[number];
+
+const int = z.number().int();
+const posInt = int.positive();
+const nonNegInt = int.nonnegative();
+const posNum = z.number().positive();
+const prob = z.number().gt(0).lte(1);
+
+const device = z
+  .string()
+  .regex(/^(cpu|cuda|cuda:\d+)$/, "expected 'cpu', 'cuda' or 'cuda:N'");
+
+/**
+ * The complete, resolved configuration of one run (a preset merged with the user's file and
+ * flags). Every field is required here; defaults live in the presets, so a stored config says
+ * exactly what ran.
+ */
+export const runConfigSchema = z.strictObject({
+  method: z.enum(METHODS),
+  task: z.string().min(1),
+  /** policy base model folder (config.json + model.safetensors + tokenizer.json) */
+  model: z.string().min(1),
+  out: z.string().min(1),
+  seed: nonNegInt,
+  device,
+  /** libtorch threads; 0 = leave libtorch's default */
+  threads: nonNegInt,
+  /** bf16 autocast for forward passes */
+  autocast: z.boolean(),
+  /** passed to createGoldSource (engineer E's factory); `{type:'task'}` = the task's gold reward */
+  gold: z.looseObject({ type: z.string().min(1) }),
+  budget: z.strictObject({
+    /** P: total gold labels, initial offline set included */
+    gold: posInt,
+    /** |D0|: gold labels spent on the initial offline set (counted in P); 'all' = P */
+    initial: z.union([nonNegInt, z.literal('all')]),
+    /** T_P: online gold rounds */
+    rounds: nonNegInt,
+    /** N: online policy steps (silver batches); ignored by methods whose labeller is gold */
+    steps: nonNegInt,
+  }),
+  rollout: z.strictObject({
+    /** where online rollouts come from: the current policy, or the initial policy (offline) */
+    source: z.enum(['policy', 'initial']),
+    /** who labels the online pairs the policy trains on */
+    labeller: z.enum(['discriminator', 'gold']),
+    /** samples per prompt; k > 2 pairs best against worst by the labeller */
+    samplesPerPrompt: int.min(2),
+    /** prompts per online step */
+    batchSize: posInt,
+    /** 0 = the task's generation.maxNewTokens (or 48) */
+    maxNewTokens: nonNegInt,
+    minNewTokens: nonNegInt,
+    temperature: posNum,
+    topK: nonNegInt,
+    topP: prob,
+  }),
+  discriminator: z.strictObject({
+    kind: z.enum(['rm', 'rm-ensemble', 'dpo', 'self', 'none']),
+    /** backbone folder for rm kinds; '' = the policy base model */
+    model: z.string(),
+    /** learns from gold labels after each gold round */
+    online: z.boolean(),
+    /** reward-model pooling over the response: last token, mean or sum of per-token scores */
+    pooling: z.enum(['last', 'mean', 'sum']),
+    ensembleSize: posInt,
+    lr: posNum,
+    /** epochs over gold labels at each gold round */
+    epochs: posInt,
+    batchSize: posInt,
+    /** which gold each round's update covers: all gold so far, or the new round only */
+    trainOn: z.enum(['all', 'round']),
+    /** beta of the implicit reward of a dpo discriminator */
+    beta: posNum,
+  }),
+  policy: z.strictObject({
+    loss: z.enum(['dpo', 'ipo', 'smoothed', 'ppo']),
+    beta: posNum,
+    /** label smoothing for loss 'smoothed' (conservative DPO); must be 0 otherwise */
+    labelSmoothing: z.number().min(0).lt(0.5),
+    lr: posNum,
+    weightDecay: z.number().min(0),
+    /** 0 = no clipping */
+    maxGradNorm: z.number().min(0),
+    /** minibatch (pairs) for gold-batch and warm-start updates */
+    batchSize: posInt,
+    /** policy epochs over each gold round's pairs (OPO-gold: 4) */
+    goldEpochs: nonNegInt,
+  }),
+  init: z.strictObject({
+    /** DPO warm start of the policy on the initial gold set */
+    warmPolicy: z.boolean(),
+    policyEpochs: nonNegInt,
+    policyLr: posNum,
+    /** Bradley-Terry (or DPO) epochs of the discriminator on the initial gold set */
+    discriminatorEpochs: nonNegInt,
+  }),
+  selection: z.strictObject({
+    strategy: z.enum(['confidence', 'random', 'disagreement']),
+    /** candidates: all since the last gold round (the paper) or the last batch only (authors' code) */
+    scope: z.enum(['global', 'batch']),
+  }),
+  silver: z.strictObject({
+    /** silver pairs whose |margin| is below this train nothing */
+    marginThreshold: z.number().min(0),
+    /** skip silver pairs on which ensemble members disagree in sign */
+    skipDisagreement: z.boolean(),
+  }),
+  ppo: z.strictObject({
+    klCoef: z.number().min(0),
+    gamma: z.number().gt(0).lte(1),
+    lam: z.number().min(0).lte(1),
+    clip: posNum,
+    valueClip: posNum,
+    vfCoef: z.number().min(0),
+    epochs: posInt,
+    lr: posNum,
+  }),
+  eval: z.strictObject({
+    /** evaluate every this many steps (0 = only at start and end) */
+    every: nonNegInt,
+    prompts: posInt,
+    temperature: posNum,
+    topP: prob,
+    /** fresh current-policy pairs for discriminator / implicit-reward accuracy */
+    accuracyPairs: nonNegInt,
+  }),
+  checkpoint: z.strictObject({
+    /** checkpoint every this many steps (0 = only after warm start and at the end) */
+    every: nonNegInt,
+  }),
+});
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+
+/** A user's partial config: any subset of the fields; `method` picks the preset beneath it. */
+export type PartialConfig = { [K in keyof RunConfig]?: RunConfig[K] extends object ? Partial<RunConfig[K]> : RunConfig[K] } & {
+  method?: Method;
+};
+
+/** Thrown for an invalid config; the message names the source and every offending field. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describeIssues(issues: z.core.$ZodIssue[], source: string): string {
+  const lines = issues.map((i) => {
+    const path = i.path.length ? i.path.join('.') : '(root)';
+    if (i.code === 'unrecognized_keys') {
+      const keys = i.keys.map((k) => (i.path.length ? `${path}.${k}` : k));
+      return `  ${keys.join(', ')}: unknown field`;
+    }
+    return `  ${path}: ${i.message}`;
+  });
+  return `invalid run config (${source}):\n${lines.join('\n')}`;
+}
+
+/** Validates a complete config, then the rules that tie fields together. */
+export function validateConfig(raw: unknown, source = 'config'): RunConfig {
+  const r = runConfigSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(describeIssues(r.error.issues, source));
+  const c = r.data;
+  const problems: string[] = [];
+  const bad = (field: string, msg: string) => problems.push(`  ${field}: ${msg}`);
+  const initial = c.budget.initial === 'all' ? c.budget.gold : c.budget.initial;
+  if (initial > c.budget.gold) bad('budget.initial', `initial gold set (${initial}) exceeds the gold budget budget.gold (${c.budget.gold})`);
+  const online = c.budget.gold - initial;
+  if (online > 0 && c.budget.rounds === 0) bad('budget.rounds', `${online} online gold labels need at least one gold round`);
+  if (online === 0 && c.budget.rounds > 0) bad('budget.rounds', `no online gold left (budget.gold = budget.initial) but ${c.budget.rounds} rounds requested`);
+  if (c.budget.rounds > 0 && online > 0 && online < c.budget.rounds)
+    bad('budget.rounds', `${online} online gold labels cannot fill ${c.budget.rounds} rounds`);
+  const silver = c.rollout.labeller === 'discriminator';
+  if (silver) {
+    if (c.discriminator.kind === 'none') bad('discriminator.kind', "labeller 'discriminator' needs a discriminator");
+    if (c.budget.steps === 0) bad('budget.steps', 'a discriminator-labelled method needs at least one step');
+    if (c.budget.rounds > c.budget.steps) bad('budget.rounds', `more gold rounds (${c.budget.rounds}) than steps (${c.budget.steps})`);
+    if (c.budget.rounds > 0 && c.selection.scope === 'global') {
+      const pool = Math.floor(c.budget.steps / c.budget.rounds) * c.rollout.batchSize;
+      const perRound = Math.ceil(online / c.budget.rounds);
+      if (perRound > pool)
+        bad('budget.gold', `a round needs ${perRound} gold pairs but only ${pool} candidates are sampled per round (steps/rounds x rollout.batchSize)`);
+    }
+    if (c.budget.rounds > 0 && c.selection.scope === 'batch' && Math.ceil(online / c.budget.rounds) > c.rollout.batchSize)
+      bad('selection.scope', `'batch' selection draws from one batch of ${c.rollout.batchSize} pairs, fewer than a round's gold`);
+  }
+  if (!silver && c.rollout.samplesPerPrompt !== 2)
+    bad('rollout.samplesPerPrompt', 'best-vs-worst of k > 2 samples needs a discriminator to rank them; gold labels pairs');
+  if (c.selection.strategy === 'disagreement' && c.discriminator.kind !== 'rm-ensemble')
+    bad('selection.strategy', "'disagreement' needs discriminator.kind 'rm-ensemble'");
+  if (c.silver.skipDisagreement && c.discriminator.kind !== 'rm-ensemble')
+    bad('silver.skipDisagreement', "needs discriminator.kind 'rm-ensemble'");
+  if (c.discriminator.kind === 'rm-ensemble' && c.discriminator.ensembleSize < 2)
+    bad('discriminator.ensembleSize', 'an ensemble needs at least 2 members');
+  if (c.policy.loss !== 'smoothed' && c.policy.labelSmoothing !== 0)
+    bad('policy.labelSmoothing', "only used with policy.loss 'smoothed'; set it to 0 or change the loss");
+  if (c.policy.loss === 'ppo' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
+    bad('policy.loss', "'ppo' needs a reward model discriminator (rm or rm-ensemble)");
+  if (c.policy.loss === 'ppo' && !silver) bad('policy.loss', "'ppo' needs rollout.labeller 'discriminator' (rewards come from the RM)");
+  if (c.discriminator.kind === 'self' && c.rollout.source !== 'policy')
+    bad('discriminator.kind', "'self' scores with the policy; use rollout.source 'policy'");
+  if (!silver && c.rollout.source === 'initial' && online > 0)
+    bad('rollout.source', "online gold rounds with rollout.source 'initial' are offline DPO; put the gold in budget.initial");
+  if (initial === 0 && c.init.warmPolicy) bad('init.warmPolicy', 'no initial gold set (budget.initial = 0) to warm start on');
+  if (problems.length) throw new ConfigError(`invalid run config (${source}):\n${problems.join('\n')}`);
+  return c;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Deep merge of plain objects (arrays and scalars in `over` replace those in `base`). */
+export function deepMerge<T>(base: T, over: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = k in base ? deepMerge((base as Record<string, unknown>)[k], v) : v;
+  }
+  return out as T;
+}
+
+/** Sets `a.b.c` = value in a nested plain object (for --set style flags). */
+export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur: Record<string, unknown> = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!isPlainObject(cur[k])) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]] = value;
+}
+
+/** The initial gold set size with 'all' resolved. */
+export function initialGold(c: RunConfig): number {
+  return c.budget.initial === 'all' ? c.budget.gold : c.budget.initial;
+}

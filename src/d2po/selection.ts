@@ -1,0 +1,101 @@
+import type { Rng } from '../util/rng.js';
+
+/**
+ * A rollout pair as the selection rules see it: the discriminator margin(s)
+ * score(a) - score(b), one per ensemble member (one for a single discriminator).
+ */
+export interface Candidate {
+  id: string;
+  margins: number[];
+  /** a and b are the same text: a gold query is a sure tie */
+  identical: boolean;
+}
+
+export type SelectionStrategy = 'confidence' | 'random' | 'disagreement';
+
+export function meanMargin(c: Candidate): number {
+  let s = 0;
+  for (const m of c.margins) s += m;
+  return c.margins.length ? s / c.margins.length : 0;
+}
+
+/** How many members vote against the majority sign (0 = all agree; zero margins vote for neither). */
+export function signMinority(c: Candidate): number {
+  let pos = 0;
+  let neg = 0;
+  for (const m of c.margins) {
+    if (m > 0) pos++;
+    else if (m < 0) neg++;
+  }
+  return Math.min(pos, neg);
+}
+
+/**
+ * Picks `n` candidates for gold labelling (Algorithm 1 line 11).
+ * - confidence: smallest |mean margin| first (the paper's default)
+ * - random: uniform, from the seeded `rng`
+ * - disagreement: most ensemble members against the majority sign first, then smallest |margin|
+ * Pairs with identical responses would be certain ties (budget spent, nothing learnt), so they
+ * are taken only when nothing else is left. Order among equals is the pool's order.
+ */
+export function selectForGold(pool: readonly Candidate[], n: number, strategy: SelectionStrategy, rng: Rng): Candidate[] {
+  const distinct = pool.filter((c) => !c.identical);
+  const same = pool.filter((c) => c.identical);
+  let ranked: Candidate[];
+  if (strategy === 'random') {
+    ranked = rng.shuffle(distinct);
+  } else {
+    const keyed = distinct.map((c, i) => ({ c, i, abs: Math.abs(meanMargin(c)), minority: signMinority(c) }));
+    keyed.sort((x, y) => {
+      if (strategy === 'disagreement' && x.minority !== y.minority) return y.minority - x.minority;
+      return x.abs - y.abs || x.i - y.i;
+    });
+    ranked = keyed.map((k) => k.c);
+  }
+  return [...ranked, ...same].slice(0, n);
+}
+
+export type SkipReason = 'identical' | 'tie' | 'margin' | 'disagreement';
+
+export interface SilverDecision {
+  /** 'a' when the discriminator prefers a */
+  chosen: 'a' | 'b';
+  /** set when the pair trains nothing */
+  skip?: SkipReason;
+}
+
+export interface SilverRules {
+  marginThreshold: number;
+  skipDisagreement: boolean;
+}
+
+/**
+ * The silver label of a pair (Algorithm 1 line 7) and whether it is used: identical texts and
+ * zero margins carry no signal (argmax = argmin); small margins and ensemble sign
+ * disagreements are skipped when the rules ask for it.
+ */
+export function silverLabel(c: Candidate, rules: SilverRules): SilverDecision {
+  const m = meanMargin(c);
+  const chosen = m >= 0 ? 'a' : 'b';
+  if (c.identical) return { chosen, skip: 'identical' };
+  if (m === 0) return { chosen, skip: 'tie' };
+  if (Math.abs(m) < rules.marginThreshold) return { chosen, skip: 'margin' };
+  if (rules.skipDisagreement && signMinority(c) > 0) return { chosen, skip: 'disagreement' };
+  return { chosen };
+}
+
+/**
+ * For k samples of one prompt scored by the labeller: indices of the best and the worst
+ * (first maximum; first minimum among the others), always two different samples.
+ */
+export function bestAndWorst(scores: readonly number[]): [number, number] {
+  if (scores.length < 2) throw new Error('bestAndWorst needs at least two samples');
+  let best = 0;
+  for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
+  let worst = -1;
+  for (let i = 0; i < scores.length; i++) {
+    if (i === best) continue;
+    if (worst === -1 || scores[i] < scores[worst]) worst = i;
+  }
+  return [best, worst];
+}

@@ -1,0 +1,83 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RUN_DB, RunStore, type RunStatus } from './run-store.js';
+
+/** What `d2po runs` and `d2po runs show` print for one run. */
+export interface RunSummary {
+  dir: string;
+  status: RunStatus;
+  /** why it failed (an error message, or the note that its process died) */
+  reason?: string;
+  method: string;
+  task: string;
+  step: number;
+  steps: number;
+  gold_used: number;
+  gold_budget: number;
+  gold_labels: number;
+  silver_labels: number;
+  pairs: number;
+  checkpoints: number;
+  started_at: string | null;
+  updated_at: string | null;
+  last_eval: { step: number; gold_used: number; metrics: Record<string, number> } | null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function summarizeRun(dir: string): RunSummary {
+  const store = RunStore.open(dir, { readonly: true });
+  try {
+    const config = store.getMeta<{ method: string; task: string; budget: { gold: number } }>('config');
+    let status = store.getMeta<RunStatus>('status') ?? 'running';
+    let reason = store.getMeta<string>('error');
+    const pid = store.getMeta<number>('pid');
+    // a run whose process is gone without saying so was killed (SIGKILL, power loss)
+    if (status === 'running' && pid !== undefined && !alive(pid)) {
+      status = 'failed';
+      reason = `process ${pid} is gone (killed?); continue it with d2po run --resume ${dir}`;
+    }
+    const last = store.lastMetrics('eval/');
+    const iso = (k: string) => {
+      const t = store.getMeta<number>(k);
+      return t === undefined ? null : new Date(t).toISOString();
+    };
+    return {
+      dir,
+      status,
+      ...(reason ? { reason } : {}),
+      method: config?.method ?? '?',
+      task: config?.task ?? '?',
+      step: store.getMeta<number>('step') ?? 0,
+      steps: store.getMeta<number>('steps') ?? 0,
+      gold_used: store.goldUsed(),
+      gold_budget: config?.budget.gold ?? 0,
+      gold_labels: store.countLabels('gold'),
+      silver_labels: store.countLabels('silver'),
+      pairs: store.countPairs(),
+      checkpoints: store.checkpoints().length,
+      started_at: iso('started_at'),
+      updated_at: iso('updated_at'),
+      last_eval: last ? { step: last.step, gold_used: last.goldUsed, metrics: last.values } : null,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** Run folders under `root` (the folder itself if it is one), newest first. */
+export function findRuns(root: string): string[] {
+  if (existsSync(join(root, RUN_DB))) return [root];
+  if (!existsSync(root)) return [];
+  const dirs = readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, RUN_DB)))
+    .map((d) => join(root, d.name));
+  return dirs.sort().reverse();
+}
