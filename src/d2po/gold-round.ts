@@ -1,0 +1,50 @@
+import type { GoldPair, GoldSource } from '../gold/source.js';
+import type { PairRecord, Preference, RunStore } from '../store/run-store.js';
+
+/** A gold-labelled pair as the trainers use it. */
+export interface GoldExample {
+  pair: PairRecord;
+  preference: Preference;
+}
+
+/**
+ * The pairs of gold round `round`: those already in the ledger when a resumed run reaches a
+ * round it had started (the earlier selection is kept, so nothing is bought twice), otherwise
+ * `select()`'s pairs, which are stored (when `storeSelected`) and entered as requested in the
+ * ledger before any question is asked.
+ */
+export function roundSelection(store: RunStore, round: number, select: () => PairRecord[], storeSelected = false): PairRecord[] {
+  const existing = store.ledger(round);
+  if (existing.length > 0) return store.getPairs(existing.map((e) => e.pairId));
+  const chosen = select();
+  store.db.transaction(() => {
+    if (storeSelected) store.addPairs(chosen);
+    store.requestGold(
+      chosen.map((p) => p.id),
+      round,
+    );
+  })();
+  return chosen;
+}
+
+/**
+ * Asks the gold source for every open request of `round` (requested, no stored answer), in
+ * chunks; each chunk's answers are committed (ledger + labels, one transaction) before the next
+ * chunk is asked and before anything uses them. Returns the round's gold labels in ledger order.
+ */
+export async function buyGold(store: RunStore, source: GoldSource, round: number, step: number, chunk = 32): Promise<GoldExample[]> {
+  const open = store.ledger(round).filter((e) => e.answeredAt === null);
+  const size = source.paid ? Math.min(chunk, 8) : chunk;
+  for (let i = 0; i < open.length; i += size) {
+    const ids = open.slice(i, i + size).map((e) => e.pairId);
+    const pairs = store.getPairs(ids);
+    store.markAsked(ids);
+    const labels = await source.label(pairs.map((p): GoldPair => ({ prompt: p.prompt, a: p.a, b: p.b })));
+    if (labels.length !== pairs.length) throw new Error(`gold source ${source.name} answered ${labels.length} of ${pairs.length} pairs`);
+    store.commitGold(
+      labels.map((l, j) => ({ pairId: ids[j], preference: l.preference, scores: l.scores, cost: l.cost, cached: l.cached, raw: l.raw })),
+      step,
+    );
+  }
+  return store.goldLabels([round]).map((g) => ({ pair: g.pair, preference: g.preference }));
+}
