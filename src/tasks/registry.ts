@@ -1,0 +1,42 @@
+/**
+ * Task lookup: a built-in task by name, or a custom task module by path (see custom-task.ts).
+ */
+import { loadCustomTask } from './custom-task.js';
+import { MATH, createMathTask } from './math.js';
+import type { Task } from './task.js';
+import { UNIQUE_NOUNS, createUniqueNounsTask } from './unique-nouns.js';
+import { WORD_COLLECTOR, createWordCollectorTask } from './word-collector.js';
+
+export interface LoadTaskOptions {
+  /** math: score with the authors' lenient rules (extra steps free; see math-reward.ts). */
+  mathLenient?: boolean;
+}
+
+interface Builtin {
+  name: string;
+  description: string;
+  create(opts: LoadTaskOptions): Promise<Task> | Task;
+}
+
+const BUILTINS: Builtin[] = [
+  { ...WORD_COLLECTOR, create: () => createWordCollectorTask() },
+  { ...UNIQUE_NOUNS, create: () => createUniqueNounsTask() },
+  { ...MATH, create: (o) => createMathTask({ lenient: o.mathLenient }) },
+];
+
+export const builtinTasks: { name: string; description: string }[] = BUILTINS.map(({ name, description }) => ({ name, description }));
+
+/** A module path rather than a name: has a path separator or a script extension. */
+export function looksLikePath(s: string): boolean {
+  return /[\\/]/.test(s) || /\.(m?[jt]s|cjs)$/.test(s);
+}
+
+export async function loadTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<Task> {
+  const builtin = BUILTINS.find((b) => b.name === nameOrPath);
+  if (builtin) return builtin.create(opts);
+  if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath);
+  throw new Error(
+    `unknown task '${nameOrPath}': built-in tasks are ${BUILTINS.map((b) => b.name).join(', ')}; ` +
+      'a custom task is a path to a module, e.g. ./my-task.mjs',
+  );
+}
