@@ -1,0 +1,321 @@
+// Node-API addon over libtorch: tensor handles, data in/out, autograd and global modes.
+// The per-operator functions are generated (gen-ops.mjs); this file holds what is not an ATen op.
+#include <ATen/autocast_mode.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
+
+#include <cstring>
+
+#include "convert.h"
+
+namespace d2po {
+
+std::atomic<int64_t> g_live{0};
+const napi_type_tag kTensorTag = {0x6432706f74656e73ULL, 0x6f72686f6c646572ULL};
+
+Napi::Value wrap(Napi::Env env, at::Tensor t) {
+  if (!t.defined()) return env.Null();
+  auto* h = new TensorHolder{std::move(t)};
+  g_live++;
+  auto ext = Napi::External<TensorHolder>::New(env, h, [](Napi::Env, TensorHolder* p) {
+    if (p->t.defined()) g_live--;
+    delete p;
+  });
+  ext.TypeTag(&kTensorTag);
+  return ext;
+}
+
+static TensorHolder* holder(const Napi::Value& v) {
+  if (!v.IsExternal()) throw ArgError("expected a Tensor");
+  auto ext = v.As<Napi::External<TensorHolder>>();
+  if (!ext.CheckTypeTag(&kTensorTag)) throw ArgError("expected a Tensor");
+  return ext.Data();
+}
+
+using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
+
+// --- lifetime and metadata -------------------------------------------------------------------
+
+static Napi::Value dispose(const Napi::CallbackInfo& info) {
+  return guard(info, "dispose", [&]() -> Napi::Value {
+    TensorHolder* h = holder(info[0]);
+    if (h->t.defined()) {
+      h->t.reset();
+      g_live--;
+    }
+    return info.Env().Undefined();
+  });
+}
+
+static Napi::Value liveCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g_live.load()));
+}
+
+static Napi::Value isLive(const Napi::CallbackInfo& info) {
+  return guard(info, "isLive", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), holder(info[0])->t.defined());
+  });
+}
+
+static Napi::Value shape(const Napi::CallbackInfo& info) {
+  return guard(info, "shape", [&]() -> Napi::Value {
+    const at::Tensor& t = toTensor(info[0], "tensor");
+    auto sizes = t.sizes();
+    auto a = Napi::Array::New(info.Env(), sizes.size());
+    for (uint32_t i = 0; i < sizes.size(); i++) a.Set(i, Napi::Number::New(info.Env(), static_cast<double>(sizes[i])));
+    return a;
+  });
+}
+
+static Napi::Value dtype(const Napi::CallbackInfo& info) {
+  return guard(info, "dtype", [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<int>(toTensor(info[0], "tensor").scalar_type()));
+  });
+}
+
+static Napi::Value device(const Napi::CallbackInfo& info) {
+  return guard(info, "device", [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), toTensor(info[0], "tensor").device().str());
+  });
+}
+
+// --- data in and out -------------------------------------------------------------------------
+
+static at::ScalarType typedArrayDtype(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return at::kFloat;
+    case napi_float64_array: return at::kDouble;
+    case napi_int32_array: return at::kInt;
+    case napi_bigint64_array: return at::kLong;
+    case napi_uint8_array: return at::kByte;
+    case napi_int8_array: return at::kChar;
+    case napi_int16_array: return at::kShort;
+    default: throw ArgError("unsupported typed array type");
+  }
+}
+
+// fromData(typedArray, shape, dtypeCode, device?) -> new tensor (a copy).
+static Napi::Value fromData(const Napi::CallbackInfo& info) {
+  return guard(info, "tensor", [&]() -> Napi::Value {
+    if (!info[0].IsTypedArray()) throw ArgError("data must be a typed array");
+    auto ta = info[0].As<Napi::TypedArray>();
+    auto shape = toIntList(info[1], "shape");
+    auto dtype = toScalarType(info[2], "dtype");
+    int64_t n = 1;
+    for (auto s : shape) {
+      if (s < 0) throw ArgError("shape has a negative size");
+      n *= s;
+    }
+    if (n != static_cast<int64_t>(ta.ElementLength()))
+      throw ArgError("shape [" + c10::Join(", ", shape) + "] needs " + std::to_string(n) + " elements, data has " +
+                     std::to_string(ta.ElementLength()));
+    auto src = typedArrayDtype(ta.TypedArrayType());
+    uint8_t* data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    at::Tensor view = at::from_blob(data, shape, at::TensorOptions().dtype(src));
+    at::Tensor t = view.to(dtype, /*non_blocking=*/false, /*copy=*/true);
+    if (!info[3].IsUndefined() && !info[3].IsNull()) t = t.to(toDevice(info[3], "device"));
+    return wrap(info.Env(), std::move(t));
+  });
+}
+
+// toData(tensor, kind): kind "f32" | "f64" | "i32" | "i64" -> a typed array copy.
+static Napi::Value toData(const Napi::CallbackInfo& info) {
+  return guard(info, "toData", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const at::Tensor& src = toTensor(info[0], "tensor");
+    std::string kind = toStr(info[1], "kind");
+    at::NoGradGuard ng;
+    at::ScalarType st;
+    napi_typedarray_type tt;
+    if (kind == "f32") st = at::kFloat, tt = napi_float32_array;
+    else if (kind == "f64") st = at::kDouble, tt = napi_float64_array;
+    else if (kind == "i32") st = at::kInt, tt = napi_int32_array;
+    else if (kind == "i64") st = at::kLong, tt = napi_bigint64_array;
+    else throw ArgError("unknown kind " + kind);
+    at::Tensor t = src.to(at::kCPU).contiguous();
+    if (kind == "i32" && t.numel() > 0 && at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) {
+      at::Tensor l = t.to(at::kLong);
+      int64_t lo = l.min().item<int64_t>(), hi = l.max().item<int64_t>();
+      if (lo < INT32_MIN || hi > INT32_MAX) throw ArgError("values out of int32 range; use toBigInt64Array()");
+    }
+    t = t.to(st).contiguous();
+    size_t bytes = t.numel() * t.element_size();
+    auto buf = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes) std::memcpy(buf.Data(), t.data_ptr(), bytes);
+    napi_value out;
+    napi_status s = napi_create_typedarray(env, tt, t.numel(), buf, 0, &out);
+    if (s != napi_ok) throw std::runtime_error("could not create typed array");
+    return Napi::Value(env, out);
+  });
+}
+
+// --- autograd --------------------------------------------------------------------------------
+
+static Napi::Value requiresGrad(const Napi::CallbackInfo& info) {
+  return guard(info, "requiresGrad", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), toTensor(info[0], "tensor").requires_grad());
+  });
+}
+
+static Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
+  return guard(info, "requiresGrad", [&]() -> Napi::Value {
+    toTensor(info[0], "tensor").set_requires_grad(toBool(info[1], "value"));
+    return info.Env().Undefined();
+  });
+}
+
+static Napi::Value isLeaf(const Napi::CallbackInfo& info) {
+  return guard(info, "isLeaf", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), toTensor(info[0], "tensor").is_leaf());
+  });
+}
+
+static Napi::Value grad(const Napi::CallbackInfo& info) {
+  return guard(info, "grad", [&]() -> Napi::Value {
+    return wrap(info.Env(), toTensor(info[0], "tensor").grad());
+  });
+}
+
+static Napi::Value setGrad(const Napi::CallbackInfo& info) {
+  return guard(info, "setGrad", [&]() -> Napi::Value {
+    at::Tensor& t = toTensor(info[0], "tensor");
+    auto g = toOptTensor(info[1], "grad");
+    t.mutable_grad() = g ? *g : at::Tensor();
+    return info.Env().Undefined();
+  });
+}
+
+// backward(tensor, gradient?, retainGraph?)
+static Napi::Value backward(const Napi::CallbackInfo& info) {
+  return guard(info, "backward", [&]() -> Napi::Value {
+    const at::Tensor& t = toTensor(info[0], "tensor");
+    auto g = toOptTensor(info[1], "gradient");
+    auto retain = opt<bool>(info[2], toBool, "retainGraph");
+    t.backward(g ? *g : at::Tensor(), retain, /*create_graph=*/false);
+    return info.Env().Undefined();
+  });
+}
+
+static Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
+  return guard(info, "setGradEnabled", [&]() -> Napi::Value {
+    bool prev = at::GradMode::is_enabled();
+    at::GradMode::set_enabled(toBool(info[0], "enabled"));
+    return Napi::Boolean::New(info.Env(), prev);
+  });
+}
+
+static Napi::Value isGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+// --- autocast --------------------------------------------------------------------------------
+
+// autocastEnter(dtypeCode, enabled) -> [prevCpuEnabled, prevCpuDtype, prevCudaEnabled, prevCudaDtype]
+static Napi::Value autocastEnter(const Napi::CallbackInfo& info) {
+  return guard(info, "autocast", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto dt = toScalarType(info[0], "dtype");
+    bool enabled = toBool(info[1], "enabled");
+    auto prev = Napi::Array::New(env, 4);
+    prev.Set(0u, Napi::Boolean::New(env, at::autocast::is_cpu_enabled()));
+    prev.Set(1u, Napi::Number::New(env, static_cast<int>(at::autocast::get_autocast_cpu_dtype())));
+    prev.Set(2u, Napi::Boolean::New(env, at::autocast::is_enabled()));
+    prev.Set(3u, Napi::Number::New(env, static_cast<int>(at::autocast::get_autocast_gpu_dtype())));
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dt);
+    if (at::hasCUDA()) {
+      at::autocast::set_enabled(enabled);
+      at::autocast::set_autocast_gpu_dtype(dt);
+    }
+    at::autocast::increment_nesting();
+    return prev;
+  });
+}
+
+static Napi::Value autocastExit(const Napi::CallbackInfo& info) {
+  return guard(info, "autocast", [&]() -> Napi::Value {
+    // The cast cache holds bf16 copies of weights; it must go when the outermost region ends,
+    // or it would keep stale copies after the optimiser updates the weights.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(toBool(info[0], "cpuEnabled"));
+    at::autocast::set_autocast_cpu_dtype(toScalarType(info[1], "cpuDtype"));
+    at::autocast::set_enabled(toBool(info[2], "cudaEnabled"));
+    at::autocast::set_autocast_gpu_dtype(toScalarType(info[3], "cudaDtype"));
+    return info.Env().Undefined();
+  });
+}
+
+// --- global settings and info ----------------------------------------------------------------
+
+static Napi::Value manualSeed(const Napi::CallbackInfo& info) {
+  return guard(info, "manualSeed", [&]() -> Napi::Value {
+    at::manual_seed(static_cast<uint64_t>(toInt(info[0], "seed")));
+    return info.Env().Undefined();
+  });
+}
+
+static Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  return guard(info, "setNumThreads", [&]() -> Napi::Value {
+    int64_t n = toInt(info[0], "threads");
+    if (n < 1) throw ArgError("threads must be >= 1");
+    at::set_num_threads(static_cast<int>(n));
+    return info.Env().Undefined();
+  });
+}
+
+static Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+static Napi::Value cudaAvailable(const Napi::CallbackInfo& info) {
+  return guard(info, "cudaAvailable", [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), at::hasCUDA()); });
+}
+
+static Napi::Value buildInfo(const Napi::CallbackInfo& info) {
+  return guard(info, "buildInfo", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto o = Napi::Object::New(env);
+    o.Set("torchVersion", TORCH_VERSION);
+    o.Set("config", at::show_config());
+    o.Set("parallel", at::get_parallel_info());
+    return o;
+  });
+}
+
+}  // namespace d2po
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace d2po;
+  const std::pair<const char*, Fn> fns[] = {
+      {"dispose", dispose},
+      {"liveCount", liveCount},
+      {"isLive", isLive},
+      {"shape", shape},
+      {"dtype", dtype},
+      {"device", device},
+      {"fromData", fromData},
+      {"toData", toData},
+      {"requiresGrad", requiresGrad},
+      {"setRequiresGrad", setRequiresGrad},
+      {"isLeaf", isLeaf},
+      {"grad", grad},
+      {"setGrad", setGrad},
+      {"backward", backward},
+      {"setGradEnabled", setGradEnabled},
+      {"isGradEnabled", isGradEnabled},
+      {"autocastEnter", autocastEnter},
+      {"autocastExit", autocastExit},
+      {"manualSeed", manualSeed},
+      {"setNumThreads", setNumThreads},
+      {"getNumThreads", getNumThreads},
+      {"cudaAvailable", cudaAvailable},
+      {"buildInfo", buildInfo},
+  };
+  for (const auto& f : fns) exports.Set(f.first, Napi::Function::New(env, f.second, f.first));
+  registerOps(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(d2po, Init)

@@ -1,0 +1,84 @@
+import { loadedBlas } from './blas-env.js';
+import { dtypeCode } from './dtype.js';
+import { N, openblasCoretype } from './native.js';
+
+/** Runs fn with autograd recording off (synchronous fn only: grad mode is per thread, not per promise). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = N.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    N.setGradEnabled(prev);
+  }
+}
+
+/** Runs fn with grad mode explicitly on (inside a noGrad region, for example). */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = N.setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    N.setGradEnabled(prev);
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return N.isGradEnabled();
+}
+
+/**
+ * Runs fn under mixed-precision autocast (CPU, and CUDA when present): matmuls and linear layers
+ * compute in bfloat16, precision-sensitive ops stay float32. enabled: false turns autocast off
+ * inside an enclosing autocast region. Synchronous fn only.
+ */
+export function autocast<T>(fn: () => T, opts?: { dtype?: 'bfloat16'; enabled?: boolean }): T {
+  const prev = N.autocastEnter(dtypeCode(opts?.dtype ?? 'bfloat16'), opts?.enabled ?? true);
+  try {
+    return fn();
+  } finally {
+    N.autocastExit(prev[0], prev[1], prev[2], prev[3]);
+  }
+}
+
+/** Native tensors currently alive (not disposed and not yet collected). */
+export function liveTensorCount(): number {
+  return N.liveCount();
+}
+
+/** Seeds libtorch's global generators (CPU and CUDA): randn, rand, randint, multinomial, dropout. */
+export function manualSeed(seed: number): void {
+  N.manualSeed(seed);
+}
+
+export function setNumThreads(n: number): void {
+  N.setNumThreads(n);
+}
+export function getNumThreads(): number {
+  return N.getNumThreads();
+}
+export function cudaAvailable(): boolean {
+  return N.cudaAvailable();
+}
+
+export interface BackendInfo {
+  torchVersion: string;
+  /** The BLAS library mapped into this process, e.g. "OpenBLAS (/usr/lib/.../libblas.so.3)". */
+  blas: string;
+  threads: number;
+  /** ATen's intra-op parallel backend, e.g. "OpenMP". */
+  parallel: string;
+  cuda: boolean;
+  openblasCoretype?: string;
+}
+
+export function backendInfo(): BackendInfo {
+  const b = N.buildInfo();
+  return {
+    torchVersion: b.torchVersion,
+    blas: loadedBlas(),
+    threads: N.getNumThreads(),
+    parallel: /ATen parallel backend: (.*)/.exec(b.parallel)?.[1] ?? 'unknown',
+    cuda: N.cudaAvailable(),
+    ...(openblasCoretype ? { openblasCoretype } : {}),
+  };
+}

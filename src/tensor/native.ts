@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { configureBlasEnv } from './blas-env.js';
+
+/** An opaque handle to a native at::Tensor (a type-tagged N-API External). */
+export type Handle = { readonly __tensorHandle: unique symbol };
+
+/** One generated function per ATen operator; see native/ops.txt. Untyped on purpose: the
+ * typed surface is the Tensor class. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type OpFn = (...args: any[]) => any;
+
+export interface Native {
+  dispose(h: Handle): void;
+  liveCount(): number;
+  isLive(h: Handle): boolean;
+  shape(h: Handle): number[];
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  fromData(data: ArrayBufferView, shape: number[], dtype: number, device?: string | null): Handle;
+  toData(h: Handle, kind: 'f32'): Float32Array;
+  toData(h: Handle, kind: 'f64'): Float64Array;
+  toData(h: Handle, kind: 'i32'): Int32Array;
+  toData(h: Handle, kind: 'i64'): BigInt64Array;
+  requiresGrad(h: Handle): boolean;
+  setRequiresGrad(h: Handle, v: boolean): void;
+  isLeaf(h: Handle): boolean;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  backward(h: Handle, gradient?: Handle | null, retainGraph?: boolean | null): void;
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  autocastEnter(dtype: number, enabled: boolean): [boolean, number, boolean, number];
+  autocastExit(cpuEnabled: boolean, cpuDtype: number, cudaEnabled: boolean, cudaDtype: number): void;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaAvailable(): boolean;
+  buildInfo(): { torchVersion: string; config: string; parallel: string };
+  ops: Record<string, OpFn>;
+}
+
+const openblasCoretype = configureBlasEnv();
+
+function load(): Native {
+  const path = fileURLToPath(new URL('../../build/Release/d2po.node', import.meta.url));
+  if (!existsSync(path)) {
+    throw new Error(
+      `d2po: the libtorch addon is not built (${path} is missing). Run \`npm run install\` ` +
+        '(needs libtorch: apt-get install -y libtorch-dev libopenblas0-pthread, or LIBTORCH=<libtorch dir>).',
+    );
+  }
+  return createRequire(import.meta.url)(path) as Native;
+}
+
+export const N: Native = load();
+export const ops = N.ops;
+export { openblasCoretype };
+
+// libtorch may start with fewer intra-op threads than cores (it saw 1 here); use every core
+// unless the user chose through OMP_NUM_THREADS.
+if (!process.env.OMP_NUM_THREADS) N.setNumThreads(availableParallelism());
