@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
@@ -157,6 +160,36 @@ test('cache: a second call makes no request, also with a and b swapped, and acro
     await other.label([pairs[0]]);
     assert.equal(s.requests.length, 10);
     await other.close();
+  } finally {
+    await s.close();
+  }
+});
+
+test('cache across processes: a verdict bought by a child process is not bought again here', async () => {
+  const s = await startServer(goodJudge);
+  const path = dbPath();
+  const script = join(path, '..', 'child.mts');
+  const judgeModule = fileURLToPath(new URL('../src/gold/llm-judge.ts', import.meta.url));
+  writeFileSync(
+    script,
+    `import { LlmJudge } from ${JSON.stringify(judgeModule)};
+const j = new LlmJudge({ baseUrl: ${JSON.stringify(s.url)}, model: 'judge-model', aspects: ['instruction-following', 'helpfulness'],
+  concurrency: 2, parseRetries: 0, seed: 0, tieEpsilon: 0, cache: ${JSON.stringify(path)},
+  retries: 0, initialBackoffMs: 1, maxBackoffMs: 1, maxRetryAfterMs: 1, timeoutMs: 2000 });
+const labels = await j.label(${JSON.stringify(pairs.slice(0, 2))});
+await j.close();
+console.log(JSON.stringify(labels.map((l) => l.preference)));
+`,
+  );
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    assert.equal(stdout.trim(), '["a","b"]');
+    assert.equal(s.requests.length, 4);
+    const j = judge(s.url, { cache: path });
+    const labels = await j.label(pairs.slice(0, 2));
+    assert.equal(s.requests.length, 4);
+    assert.deepEqual(labels.map((l) => [l.preference, l.cached]), [['a', true], ['b', true]]);
+    await j.close();
   } finally {
     await s.close();
   }
