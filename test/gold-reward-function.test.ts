@@ -49,3 +49,13 @@ test('an aborted signal stops before scoring', async () => {
   const gold = new RewardFunctionGold(countX);
   await assert.rejects(gold.label([{ prompt: 'p', a: 'x', b: 'y' }], { signal: AbortSignal.abort() }), { name: 'AbortError' });
 });
+
+test('with the built-in word-collector task, through the factory', async () => {
+  const { createWordCollectorTask } = await import('../src/tasks/word-collector.js');
+  const { createGoldSource } = await import('../src/gold/index.js');
+  const gold = createGoldSource({ type: 'task' }, { task: createWordCollectorTask() });
+  // 'data', 'hope', 'help' = 3 target words; 'Data' (case) and 'helps' do not count: 0.
+  const [l] = await gold.label([{ prompt: 'p', a: 'I hope this data will help.', b: 'Data helps, I guess.' }]);
+  assert.deepEqual(l.scores, [3, 0]);
+  assert.equal(l.preference, 'a');
+});

@@ -1,10 +1,8 @@
+import type { Task } from '../tasks/task.js';
 import { checkScores, preferenceFromScores, type GoldLabel, type GoldPair, type GoldSource } from './source.js';
 
-/** What this source needs of a task (see `src/tasks/task.ts`). */
-export interface RewardTask {
-  name: string;
-  rewards(batch: { prompt: string; response: string }[]): Promise<number[]>;
-}
+/** What this source needs of a task. */
+export type RewardTask = Pick<Task, 'name' | 'rewards'>;
 
 /** Gold from a task's reward function: both responses scored, the higher preferred, a tie within `tieEpsilon`. */
 export class RewardFunctionGold implements GoldSource {
