@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tensor, type Tensor } from '../src/tensor/index.js';
+import { dpoLoss, ipoLoss, btLoss, implicitReward } from '../src/train/losses.js';
+
+const t = (xs: number[], requiresGrad = false) => tensor(xs, { dtype: 'float32', requiresGrad });
+const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
+
+// h = (pc - pr) - (rc - rr) = [2, -1]
+const PC = [-1, -2];
+const PR = [-3, -1];
+const RC = [-2, -2];
+const RR = [-2, -2];
+
+test('dpoLoss: hand-computed sigmoid loss, sum and none reductions', () => {
+  // beta 0.5: z = [1, -0.5]; -log s(1) = log(1+e^-1), -log s(-0.5) = log(1+e^0.5)
+  const l = dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5 });
+  close(l.item(), (Math.log(1 + Math.exp(-1)) + Math.log(1 + Math.exp(0.5))) / 2);
+  close(dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5, reduction: 'sum' }).item(), 0.31326169 + 0.97407698);
+  const none = dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5, reduction: 'none' }).toArray();
+  close(none[0], 0.31326169);
+  close(none[1], 0.97407698);
+});
+
+test('dpoLoss with label smoothing (conservative DPO)', () => {
+  const l = dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5, labelSmoothing: 0.1, reduction: 'none' }).toArray();
+  close(l[0], 0.9 * 0.31326169 + 0.1 * 1.31326169);
+  close(l[1], 0.9 * 0.97407698 + 0.1 * 0.47407698);
+});
+
+test('ipoLoss and btLoss: hand-computed', () => {
+  // 1/(2 beta) = 1: (h - 1)^2 = [1, 4]
+  close(ipoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5 }).item(), 2.5);
+  // diff [1, -2]: log(1+e^-1), log(1+e^2)
+  close(btLoss(t([1, 0]), t([0, 2])).item(), (0.31326169 + 2.12692801) / 2);
+  assert.deepEqual(implicitReward(t([-1, -3]), t([-2, -2]), 0.1).toArray().map((x) => Math.round(x * 1e6) / 1e6), [0.1, -0.1]);
+});
+
+/** autograd gradient of f at x (a [n] input) against central differences */
+function checkGrad(f: (x: Tensor) => Tensor, x0: number[], h = 1e-2, tol = 2e-3): void {
+  const x = t(x0, true);
+  f(x).backward();
+  const g = x.grad!.toArray();
+  for (let i = 0; i < x0.length; i++) {
+    const up = x0.slice();
+    const dn = x0.slice();
+    up[i] += h;
+    dn[i] -= h;
+    const fd = (f(t(up)).item() - f(t(dn)).item()) / (2 * h);
+    close(g[i], fd, tol);
+  }
+}
+
+test('gradients match finite differences', () => {
+  checkGrad((x) => dpoLoss(x, t(PR), t(RC), t(RR), { beta: 0.5 }), PC);
+  checkGrad((x) => dpoLoss(t(PC), x, t(RC), t(RR), { beta: 0.3, labelSmoothing: 0.2 }), PR);
+  checkGrad((x) => ipoLoss(x, t(PR), t(RC), t(RR), { beta: 0.5 }), PC);
+  checkGrad((x) => btLoss(x, t([0, 2])), [1, 0]);
+  // analytic: d/dpc_0 mean(-log s(beta h)) = -beta s(-beta h_0) / B
+  const x = t(PC, true);
+  dpoLoss(x, t(PR), t(RC), t(RR), { beta: 0.5 }).backward();
+  close(x.grad!.toArray()[0], (-0.5 * (1 / (1 + Math.exp(1)))) / 2);
+});
