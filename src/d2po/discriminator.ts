@@ -1,0 +1,194 @@
+import { join } from 'node:path';
+import { AdamW, noGrad, scope, type Tensor } from '../tensor/index.js';
+import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM, type PairBatch } from '../model/index.js';
+import { RewardModel, type Pooling } from '../train/reward-model.js';
+import { btLoss } from '../train/losses.js';
+import { Rng, hashSeed } from '../util/rng.js';
+import { PreferenceTrainer, implicitRewards, type PrefExample } from './preference-trainer.js';
+import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
+
+/**
+ * Scores responses for silver labelling and gold selection (R in Algorithm 1) and learns from
+ * gold preferences. `score` gives one row per member (ensembles have several).
+ */
+export interface Discriminator {
+  readonly kind: 'rm' | 'rm-ensemble' | 'dpo' | 'self';
+  readonly members: number;
+  score(batch: PairBatch): number[][];
+  /** trains on preferences (gold only, except for 'self', which is the policy); returns the mean loss */
+  train(ex: PrefExample[], epochs: number, seed: number): number;
+  save(dir: string): Promise<void>;
+  load(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** One Bradley-Terry reward model, or K of them trained on bootstrap resamples of the gold. */
+export class RmDiscriminator implements Discriminator {
+  readonly kind: 'rm' | 'rm-ensemble';
+  private readonly optimizers: AdamW[];
+
+  constructor(
+    readonly rms: RewardModel[],
+    readonly opts: { lr: number; batchSize: number },
+  ) {
+    this.kind = rms.length > 1 ? 'rm-ensemble' : 'rm';
+    this.optimizers = rms.map((rm) => new AdamW(rm.parameters(), { lr: opts.lr }));
+  }
+
+  static async create(backboneDir: string, k: number, pooling: Pooling, seed: number, opts: { lr: number; batchSize: number; device?: string }): Promise<RmDiscriminator> {
+    const rms: RewardModel[] = [];
+    for (let m = 0; m < k; m++) {
+      const { model } = await loadModel(backboneDir, { device: opts.device as never });
+      model.train(false);
+      rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m) }));
+    }
+    return new RmDiscriminator(rms, opts);
+  }
+
+  get members(): number {
+    return this.rms.length;
+  }
+
+  score(batch: PairBatch): number[][] {
+    const idx = batch.promptIds.map((_, i) => i);
+    return this.rms.map((rm) =>
+      chunks(idx, this.opts.batchSize * 2).flatMap((c) =>
+        noGrad(() => scope(() => rm.score({ promptIds: c.map((i) => batch.promptIds[i]), responseIds: c.map((i) => batch.responseIds[i]) }).toArray())),
+      ),
+    );
+  }
+
+  train(ex: PrefExample[], epochs: number, seed: number): number {
+    if (ex.length === 0 || epochs === 0) return NaN;
+    let total = 0;
+    let steps = 0;
+    this.rms.forEach((rm, m) => {
+      const rng = new Rng(hashSeed(seed, m));
+      // an ensemble member sees a bootstrap resample of the gold; a single RM sees it all
+      const data = this.rms.length > 1 ? ex.map(() => ex[rng.int(ex.length)]) : ex;
+      for (let e = 0; e < epochs; e++) {
+        for (const b of chunks(rng.shuffle(data), this.opts.batchSize)) {
+          total += scope(() => {
+            const n = b.length;
+            const s = rm.score({
+              promptIds: [...b.map((x) => x.promptIds), ...b.map((x) => x.promptIds)],
+              responseIds: [...b.map((x) => x.chosenIds), ...b.map((x) => x.rejectedIds)],
+            });
+            const loss = btLoss(s.narrow(0, 0, n), s.narrow(0, n, n));
+            this.optimizers[m].zeroGrad();
+            loss.backward();
+            this.optimizers[m].step();
+            return loss.item();
+          });
+          steps++;
+        }
+      }
+    });
+    return total / steps;
+  }
+
+  async save(dir: string): Promise<void> {
+    for (let m = 0; m < this.rms.length; m++) {
+      await writeSafetensors(join(dir, `rm-${m}.safetensors`), new Map(this.rms[m].namedParameters()), { format: 'pt', pooling: this.rms[m].pooling });
+      await saveOptimizer(join(dir, `rm-${m}-optimizer.safetensors`), this.optimizers[m]);
+    }
+  }
+
+  async load(dir: string): Promise<void> {
+    for (let m = 0; m < this.rms.length; m++) {
+      const state = await readSafetensors(join(dir, `rm-${m}.safetensors`));
+      try {
+        this.rms[m].loadState(state);
+      } finally {
+        for (const t of state.values()) t.dispose();
+      }
+      await loadOptimizer(join(dir, `rm-${m}-optimizer.safetensors`), this.optimizers[m]);
+    }
+  }
+
+  dispose(): void {
+    for (const rm of this.rms) rm.dispose();
+  }
+}
+
+/** The implicit reward of a model trained with DPO on gold only (a separate copy of the policy). */
+export class DpoDiscriminator implements Discriminator {
+  readonly kind = 'dpo';
+  readonly members = 1;
+  readonly trainer: PreferenceTrainer;
+
+  constructor(
+    readonly model: CausalLM,
+    readonly ref: CausalLM,
+    readonly opts: { beta: number; lr: number; batchSize: number },
+  ) {
+    this.trainer = new PreferenceTrainer(model, ref, { loss: 'dpo', beta: opts.beta, labelSmoothing: 0, lr: opts.lr, weightDecay: 0, maxGradNorm: 0 });
+  }
+
+  score(batch: PairBatch): number[][] {
+    return [implicitRewards(this.model, this.ref, this.opts.beta, batch.promptIds, batch.responseIds, this.opts.batchSize * 2)];
+  }
+
+  train(ex: PrefExample[], epochs: number, seed: number): number {
+    if (ex.length === 0 || epochs === 0) return NaN;
+    return this.trainer.epochs(ex, epochs, this.opts.batchSize, new Rng(seed)).loss;
+  }
+
+  async save(dir: string): Promise<void> {
+    await saveModel(join(dir, 'dpo-discriminator'), this.model);
+    await saveOptimizer(join(dir, 'dpo-discriminator-optimizer.safetensors'), this.trainer.optimizer);
+  }
+
+  async load(dir: string): Promise<void> {
+    const state = await readSafetensors(join(dir, 'dpo-discriminator', 'model.safetensors'));
+    try {
+      copyInto(this.model, state);
+    } finally {
+      for (const t of state.values()) t.dispose();
+    }
+    await loadOptimizer(join(dir, 'dpo-discriminator-optimizer.safetensors'), this.trainer.optimizer);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** The policy's own implicit reward: it learns whatever the policy learns (gold and silver). */
+export class SelfDiscriminator implements Discriminator {
+  readonly kind = 'self';
+  readonly members = 1;
+  constructor(
+    readonly policy: CausalLM,
+    readonly ref: CausalLM,
+    readonly beta: number,
+    readonly chunk: number,
+  ) {}
+  score(batch: PairBatch): number[][] {
+    return [implicitRewards(this.policy, this.ref, this.beta, batch.promptIds, batch.responseIds, this.chunk)];
+  }
+  /** Nothing of its own to train: the policy's updates are this discriminator's updates. */
+  train(): number {
+    return NaN;
+  }
+  async save(): Promise<void> {}
+  async load(): Promise<void> {}
+  dispose(): void {}
+}
+
+/** Copies saved weights (Hugging Face names as the model writes them) into a live model. */
+export function copyInto(model: CausalLM, state: Map<string, Tensor>): void {
+  noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      const src = state.get(name);
+      if (!src) throw new Error(`saved weights lack ${name}`);
+      p.copy_(src);
+    }
+  });
+}

@@ -1,0 +1,505 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { manualSeed, setNumThreads, type Device } from '../tensor/index.js';
+import { loadModel, readSafetensors, saveModel, type CausalLM } from '../model/index.js';
+import type { GoldSource } from '../gold/source.js';
+import type { Task } from '../tasks/task.js';
+import { RunStore, type PairRecord } from '../store/run-store.js';
+import { Progress } from '../cli/progress.js';
+import { Rng, hashSeed } from '../util/rng.js';
+import { validateConfig, type RunConfig } from './config.js';
+import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
+import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
+import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
+import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, copyInto, type Discriminator } from './discriminator.js';
+import { PreferenceTrainer, type PrefExample } from './preference-trainer.js';
+import { TextCodec, rollouts, type Rollout } from './rollout.js';
+import { evaluate, agreement } from './evaluate.js';
+import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
+
+export interface LoopOptions {
+  /** the run folder (holds run.db and checkpoints/) */
+  dir: string;
+  /** continue the run in `dir` from its last checkpoint */
+  resume?: boolean;
+  /** the task and gold source (the CLI loads them from the config; tests inject them) */
+  task: Task;
+  gold: GoldSource;
+  /** progress bar on stderr (default true) */
+  progress?: boolean;
+  /** called after every completed step (tests use it to kill a run at a chosen point) */
+  onStep?: (step: number) => void | Promise<void>;
+}
+
+export interface LoopResult {
+  dir: string;
+  steps: number;
+  goldUsed: number;
+  lastEval: Record<string, number>;
+}
+
+/** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
+const S = { init: 1, initSample: 2, prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, warm: 29 } as const;
+
+function toExample(g: GoldExample): PrefExample | null {
+  if (g.preference === 'tie') return null;
+  const [c, r] = g.preference === 'a' ? [g.pair.aIds, g.pair.bIds] : [g.pair.bIds, g.pair.aIds];
+  return { promptIds: g.pair.promptIds, chosenIds: c, rejectedIds: r };
+}
+
+function pickPrompts(prompts: string[], n: number, rng: Rng): string[] {
+  if (prompts.length === 0) throw new Error('the task has no training prompts');
+  if (n <= prompts.length) return rng.shuffle(prompts).slice(0, n);
+  return Array.from({ length: n }, () => prompts[rng.int(prompts.length)]);
+}
+
+/** Everything a running loop holds. */
+class Run {
+  step = 0;
+  roundsDone = 0;
+  incarnation = 0;
+  lastEval: Record<string, number> = {};
+  private trainPrompts: string[] = [];
+  private devPrompts: string[] = [];
+  private tokenizerJson = '';
+  private bar: Progress | null = null;
+
+  constructor(
+    readonly c: RunConfig,
+    readonly plan: BudgetPlan,
+    readonly store: RunStore,
+    readonly o: LoopOptions,
+    readonly policy: CausalLM,
+    readonly ref: CausalLM,
+    readonly codec: TextCodec,
+    readonly trainer: PreferenceTrainer,
+    readonly disc: Discriminator | null,
+  ) {}
+
+  async init(): Promise<void> {
+    this.trainPrompts = await this.o.task.prompts('train');
+    this.devPrompts = await this.o.task.prompts('dev');
+    this.tokenizerJson = await readFile(join(this.c.model, 'tokenizer.json'), 'utf8');
+  }
+
+  get seed(): number {
+    return this.c.seed;
+  }
+
+  private rolloutOpts(seed: number) {
+    const r = this.c.rollout;
+    return { k: r.samplesPerPrompt, maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP, seed };
+  }
+
+  /** Pairs (a, b) from rollouts with k = 2, ids unique to this incarnation of the run. */
+  private pairsOf(rolls: Rollout[], tag: string, step: number, round: number, phase: 'initial' | 'online'): PairRecord[] {
+    return rolls.map((r, i) => ({
+      id: `${this.incarnation}-${tag}-${i}`,
+      phase,
+      step,
+      round,
+      prompt: r.prompt,
+      a: r.samples[0].text,
+      b: r.samples[1].text,
+      promptIds: r.promptIds,
+      aIds: r.samples[0].ids,
+      bIds: r.samples[1].ids,
+      scoresA: null,
+      scoresB: null,
+    }));
+  }
+
+  private goldExamples(rounds?: number[]): PrefExample[] {
+    return this.store
+      .goldLabels(rounds)
+      .map((g) => toExample({ pair: g.pair, preference: g.preference }))
+      .filter((e): e is PrefExample => e !== null);
+  }
+
+  private recordGoldUses(gold: GoldExample[], target: 'policy' | 'discriminator', round: number, epochs: number): void {
+    this.store.recordUses(
+      gold
+        .filter((g) => g.preference !== 'tie')
+        .map((g) => ({ step: this.step, round, target, pairId: g.pair.id, chosen: g.preference as 'a' | 'b', source: 'gold' as const, epochs })),
+    );
+  }
+
+  /** D_0: gold on pairs from the initial policy, then the warm start of discriminator and policy. */
+  async initialPhase(): Promise<void> {
+    const { c, plan } = this;
+    if (plan.initial > 0) {
+      const sel = roundSelection(
+        this.store,
+        0,
+        () => {
+          const prompts = pickPrompts(this.trainPrompts, plan.initial, new Rng(hashSeed(this.seed, S.init)));
+          const rolls: Rollout[] = [];
+          for (let i = 0; i < prompts.length; i += 64)
+            rolls.push(...rollouts(this.ref, this.codec, prompts.slice(i, i + 64), { ...this.rolloutOpts(hashSeed(this.seed, S.initSample, i)), k: 2 }));
+          return this.pairsOf(rolls, 'init', 0, 0, 'initial');
+        },
+        true,
+      );
+      const t0 = Date.now();
+      const gold = await buyGold(this.store, this.o.gold, 0, 0);
+      const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
+      this.store.logMetrics(0, this.store.goldUsed(), {
+        'round/gold': sel.length,
+        'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
+        'time/gold': (Date.now() - t0) / 1000,
+      });
+      if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
+        const loss = this.disc.train(ex, c.init.discriminatorEpochs, hashSeed(this.seed, S.disc, -1));
+        this.recordGoldUses(gold, 'discriminator', 0, c.init.discriminatorEpochs);
+        this.store.logMetrics(0, this.store.goldUsed(), { 'warm/disc_loss': loss });
+      }
+      if (c.init.warmPolicy && c.init.policyEpochs > 0) {
+        const warm = new PreferenceTrainer(this.policy, this.ref, { ...this.trainer.opts, lr: c.init.policyLr });
+        const s = warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm)));
+        this.recordGoldUses(gold, 'policy', 0, c.init.policyEpochs);
+        this.store.logMetrics(0, this.store.goldUsed(), { 'warm/policy_loss': s.loss, 'warm/policy_acc': s.accuracy });
+      }
+    }
+    await this.evaluate();
+    await this.checkpoint();
+  }
+
+  /** One online step of a discriminator-labelled method (Algorithm 1 lines 4-8), then its gold round if due. */
+  async silverStep(): Promise<void> {
+    const { c, plan, step } = this;
+    const disc = this.disc!;
+    const round = roundOfStep(plan, step);
+    const prompts = pickPrompts(this.trainPrompts, c.rollout.batchSize, new Rng(hashSeed(this.seed, S.prompts, step)));
+    const t0 = performance.now();
+    const model = c.rollout.source === 'policy' ? this.policy : this.ref;
+    const rolls = rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step)));
+    const t1 = performance.now();
+    const scores = disc.score({
+      promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
+      responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
+    });
+    const t2 = performance.now();
+    const k = c.rollout.samplesPerPrompt;
+    const pairs: PairRecord[] = [];
+    const silver: { pairId: string; preference: 'a' | 'b'; margin: number; skip: string | null }[] = [];
+    const used: PrefExample[] = [];
+    rolls.forEach((r, i) => {
+      const member = (j: number) => scores.map((m) => m[i * k + j]);
+      const meanScore = (j: number) => member(j).reduce((a, b) => a + b, 0) / scores.length;
+      // the pair is best (a) against worst (b) by the discriminator; with k = 2 that is both samples
+      const [best, worst] = bestAndWorst(r.samples.map((_, j) => meanScore(j)));
+      const id = `${this.incarnation}-s${step}-${i}`;
+      const pair: PairRecord = {
+        id,
+        phase: 'online',
+        step,
+        round: round + 1,
+        prompt: r.prompt,
+        a: r.samples[best].text,
+        b: r.samples[worst].text,
+        promptIds: r.promptIds,
+        aIds: r.samples[best].ids,
+        bIds: r.samples[worst].ids,
+        scoresA: member(best),
+        scoresB: member(worst),
+      };
+      pairs.push(pair);
+      const cand: Candidate = { id, margins: pair.scoresA!.map((s, m) => s - pair.scoresB![m]), identical: pair.a === pair.b };
+      const d = silverLabel(cand, c.silver);
+      silver.push({ pairId: id, preference: d.chosen, margin: meanMargin(cand), skip: d.skip ?? null });
+      if (!d.skip) {
+        const [ch, rj] = d.chosen === 'a' ? [pair.aIds, pair.bIds] : [pair.bIds, pair.aIds];
+        used.push({ promptIds: pair.promptIds, chosenIds: ch, rejectedIds: rj });
+      }
+    });
+    this.store.addPairs(pairs, silver);
+    const st = this.trainer.step(used);
+    const t3 = performance.now();
+    const uses = silver
+      .filter((s) => s.skip === null)
+      .map((s) => ({ step, round: round + 1, target: 'policy' as const, pairId: s.pairId, chosen: s.preference, source: 'silver' as const, epochs: 1 }));
+    // the self discriminator is the policy: its silver updates are discriminator updates too
+    this.store.recordUses(disc.kind === 'self' ? [...uses, ...uses.map((u) => ({ ...u, target: 'discriminator' as const }))] : uses);
+    this.store.logMetrics(step, this.store.goldUsed(), {
+      'train/loss': st.loss,
+      'train/accuracy': st.accuracy,
+      'train/silver_used': used.length,
+      'train/silver_skipped': pairs.length - used.length,
+      'time/sample': (t1 - t0) / 1000,
+      'time/score': (t2 - t1) / 1000,
+      'time/policy': (t3 - t2) / 1000,
+    });
+    this.lastLoss = st.loss;
+    if (round < plan.rounds && step === plan.roundEnds[round]) await this.goldRound(round, pairs);
+  }
+
+  lastLoss = NaN;
+
+  /** Algorithm 1 lines 10-17: select from the candidates, buy gold, update R and the policy. */
+  async goldRound(r: number, lastBatch: PairRecord[]): Promise<void> {
+    const { c, plan } = this;
+    const t0 = performance.now();
+    const sel = roundSelection(this.store, r + 1, () => {
+      const pool = c.selection.scope === 'global' ? this.store.pairsOfRound(r + 1) : lastBatch;
+      const byId = new Map(pool.map((p) => [p.id, p]));
+      const cands: Candidate[] = pool.map((p) => ({ id: p.id, margins: p.scoresA!.map((s, m) => s - p.scoresB![m]), identical: p.a === p.b }));
+      return selectForGold(cands, plan.goldPerRound[r], c.selection.strategy, new Rng(hashSeed(this.seed, S.select, r))).map((x) => byId.get(x.id)!);
+    });
+    const gold = await buyGold(this.store, this.o.gold, r + 1, this.step);
+    const t1 = performance.now();
+    const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
+    // the discriminator's accuracy on this round's gold, with the scores it had when they were selected
+    const scored = gold.filter((g) => g.pair.scoresA && g.pair.scoresB);
+    const metrics: Record<string, number> = {
+      'round/gold': sel.length,
+      'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
+      'round/disc_acc': agreement(
+        scored.map((g) => meanMargin({ id: '', identical: false, margins: g.pair.scoresA!.map((s, m) => s - g.pair.scoresB![m]) })),
+        scored.map((g) => (g.preference === 'a' ? 1 : g.preference === 'b' ? -1 : 0)),
+      ),
+      'time/gold': (t1 - t0) / 1000,
+    };
+    if (this.disc && c.discriminator.online && this.disc.kind !== 'self') {
+      const train = c.discriminator.trainOn === 'all' ? this.goldExamples() : ex;
+      metrics['round/disc_loss'] = this.disc.train(train, c.discriminator.epochs, hashSeed(this.seed, S.disc, r));
+      const rounds = c.discriminator.trainOn === 'all' ? null : [r + 1];
+      const goldForDisc = rounds ? gold : this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
+      this.recordGoldUses(goldForDisc, 'discriminator', r + 1, c.discriminator.epochs);
+    }
+    const t2 = performance.now();
+    if (c.policy.goldEpochs > 0 && ex.length > 0) {
+      const s = this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r)));
+      metrics['round/policy_loss'] = s.loss;
+      this.lastLoss = s.loss;
+      this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
+      if (this.disc?.kind === 'self') this.recordGoldUses(gold, 'discriminator', r + 1, c.policy.goldEpochs);
+    }
+    metrics['time/disc'] = (t2 - t1) / 1000;
+    metrics['time/policy_gold'] = (performance.now() - t2) / 1000;
+    this.store.logMetrics(this.step, this.store.goldUsed(), metrics);
+    this.roundsDone = r + 1;
+  }
+
+  /** One round of OPO with gold (step = round + 1): fresh pairs from the current policy, all labelled by gold. */
+  async goldOnlyStep(): Promise<void> {
+    const { c, plan, step } = this;
+    const r = step - 1;
+    const t0 = performance.now();
+    roundSelection(
+      this.store,
+      r + 1,
+      () => {
+        const prompts = pickPrompts(this.trainPrompts, plan.goldPerRound[r], new Rng(hashSeed(this.seed, S.prompts, step)));
+        const model = c.rollout.source === 'policy' ? this.policy : this.ref;
+        const rolls = rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step)));
+        return this.pairsOf(rolls, `s${step}`, step, r + 1, 'online');
+      },
+      true,
+    );
+    const t1 = performance.now();
+    const gold = await buyGold(this.store, this.o.gold, r + 1, step);
+    const t2 = performance.now();
+    const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
+    const metrics: Record<string, number> = {
+      'round/gold': gold.length,
+      'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
+      'time/sample': (t1 - t0) / 1000,
+      'time/gold': (t2 - t1) / 1000,
+    };
+    if (ex.length > 0 && c.policy.goldEpochs > 0) {
+      const s = this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r)));
+      metrics['round/policy_loss'] = s.loss;
+      this.lastLoss = s.loss;
+      this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
+    }
+    metrics['time/policy'] = (performance.now() - t2) / 1000;
+    this.store.logMetrics(step, this.store.goldUsed(), metrics);
+    this.roundsDone = r + 1;
+  }
+
+  async evaluate(): Promise<void> {
+    const c = this.c;
+    const t0 = performance.now();
+    this.lastEval = await evaluate(this.policy, this.ref, this.disc, this.codec, this.o.task, this.devPrompts, this.trainPrompts, {
+      prompts: c.eval.prompts,
+      temperature: c.eval.temperature,
+      topP: c.eval.topP,
+      accuracyPairs: c.eval.accuracyPairs,
+      maxNewTokens: this.codec.maxNewTokens,
+      rolloutTemperature: c.rollout.temperature,
+      rolloutTopK: c.rollout.topK,
+      rolloutTopP: c.rollout.topP,
+      beta: c.policy.beta,
+      freeGold: !this.o.gold.paid,
+      seed: this.seed,
+    });
+    this.store.logMetrics(this.step, this.store.goldUsed(), { ...this.lastEval, 'time/eval': (performance.now() - t0) / 1000 });
+  }
+
+  /** Policy, optimizer and discriminator to checkpoints/step-N (written aside, then renamed), then indexed. */
+  async checkpoint(): Promise<void> {
+    const name = `step-${String(this.step).padStart(6, '0')}`;
+    const root = join(this.o.dir, 'checkpoints');
+    const final = join(root, name);
+    const tmp = `${final}.tmp`;
+    await rm(tmp, { recursive: true, force: true });
+    await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
+    await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
+    if (this.disc) {
+      await mkdir(join(tmp, 'discriminator'), { recursive: true });
+      await this.disc.save(join(tmp, 'discriminator'));
+    }
+    await rm(final, { recursive: true, force: true });
+    await rename(tmp, final);
+    this.store.addCheckpoint({ step: this.step, roundsDone: this.roundsDone, goldUsed: this.store.goldUsed(), path: join('checkpoints', name), state: { incarnation: this.incarnation } });
+    // keep the two newest checkpoint folders (the index keeps every row)
+    const all = this.store.checkpoints().filter((x) => x.step !== this.step && existsSync(join(this.o.dir, x.path)));
+    for (const old of all.slice(0, Math.max(0, all.length - 1))) await rm(join(this.o.dir, old.path), { recursive: true, force: true });
+  }
+
+  async restore(path: string): Promise<void> {
+    const dir = join(this.o.dir, path);
+    const state = await readSafetensors(join(dir, 'policy', 'model.safetensors'));
+    try {
+      copyInto(this.policy, state);
+    } finally {
+      for (const t of state.values()) t.dispose();
+    }
+    await loadOptimizer(join(dir, 'policy-optimizer.safetensors'), this.trainer.optimizer);
+    if (this.disc) await this.disc.load(join(dir, 'discriminator'));
+  }
+
+  progressFields(): Record<string, string | number> {
+    const f: Record<string, string | number> = { gold: `${this.store.goldUsed()}/${this.plan.goldTotal}` };
+    if (this.lastEval['eval/reward'] !== undefined) f.reward = this.lastEval['eval/reward'];
+    if (Number.isFinite(this.lastLoss)) f.loss = this.lastLoss;
+    return f;
+  }
+
+  async loop(): Promise<void> {
+    const { c, plan } = this;
+    if (this.o.progress !== false) this.bar = new Progress({ label: c.method, total: Math.max(1, plan.steps), start: this.step });
+    while (this.step < plan.steps) {
+      this.step++;
+      if (c.rollout.labeller === 'gold') await this.goldOnlyStep();
+      else await this.silverStep();
+      const last = this.step === plan.steps;
+      if (!last && c.eval.every > 0 && this.step % c.eval.every === 0) await this.evaluate();
+      if (last) await this.evaluate();
+      if (last || (c.checkpoint.every > 0 && this.step % c.checkpoint.every === 0)) await this.checkpoint();
+      this.store.setMeta('step', this.step);
+      this.store.setMeta('updated_at', Date.now());
+      this.bar?.update(this.step, this.progressFields());
+      await this.o.onStep?.(this.step);
+    }
+    this.bar?.done(this.progressFields());
+  }
+}
+
+/** Seconds-free numbers on what a run will do, for the CLI's opening line. */
+export function describePlan(c: RunConfig, plan: BudgetPlan): string {
+  const rounds = plan.rounds ? `, ${plan.rounds} gold rounds of ${plan.goldPerRound[0]}${plan.goldPerRound.some((g) => g !== plan.goldPerRound[0]) ? ' (uneven)' : ''}` : '';
+  return `${c.method} on ${c.task}: gold budget P=${plan.goldTotal} (initial ${plan.initial}${rounds}), ${plan.steps} steps`;
+}
+
+/**
+ * Runs (or, with `resume`, continues) the D2PO loop of Algorithm 1 for any Table 1 method.
+ * `config` is the resolved config of a new run; on resume it is read from the run's store.
+ */
+export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise<LoopResult> {
+  const store = RunStore.open(o.dir, { create: !o.resume });
+  let c: RunConfig;
+  if (o.resume) {
+    const stored = store.getMeta('config');
+    if (!stored) throw new Error(`${o.dir} holds no run config to resume`);
+    c = validateConfig(stored, `${o.dir}/run.db`);
+    if (store.getMeta('status') === 'done') {
+      store.close();
+      throw new Error(`run ${o.dir} is already done`);
+    }
+  } else {
+    if (!config) throw new Error('runLoop: a new run needs a config');
+    if (store.getMeta('config') !== undefined) {
+      store.close();
+      throw new Error(`${o.dir} already holds a run; continue it with --resume or choose another --out`);
+    }
+    c = config;
+    store.setMeta('config', c);
+    store.setMeta('started_at', Date.now());
+  }
+  const plan = planBudget(c);
+  if (c.policy.loss === 'ppo') {
+    store.close();
+    throw new Error(`method ${c.method}: PPO policy updates are not implemented yet`);
+  }
+  const incarnation = (store.getMeta<number>('incarnation') ?? -1) + 1;
+  store.setMeta('incarnation', incarnation);
+  store.setMeta('status', 'running');
+  store.setMeta('error', '');
+  store.setMeta('pid', process.pid);
+  store.setMeta('steps', plan.steps);
+  store.setMeta('updated_at', Date.now());
+  const held: { dispose(): void }[] = [];
+  try {
+    if (c.threads > 0) setNumThreads(c.threads);
+    manualSeed(c.seed);
+    const device = c.device as Device;
+    const base = await loadModel(c.model, { device });
+    if (!base.tokenizer) throw new Error(`model ${c.model} has no tokenizer.json`);
+    const policy = base.model;
+    held.push(policy);
+    policy.train(false);
+    const ref = policy.frozenCopy();
+    held.push(ref);
+    const maxNew = Math.min(c.rollout.maxNewTokens || o.task.generation?.maxNewTokens || 48, policy.contextLength - 8);
+    const codec = new TextCodec(base.tokenizer, policy.contextLength, maxNew);
+    const trainer = new PreferenceTrainer(policy, ref, {
+      loss: c.policy.loss as 'dpo' | 'ipo' | 'smoothed',
+      beta: c.policy.beta,
+      labelSmoothing: c.policy.labelSmoothing,
+      lr: c.policy.lr,
+      weightDecay: c.policy.weightDecay,
+      maxGradNorm: c.policy.maxGradNorm,
+    });
+    const d = c.discriminator;
+    let disc: Discriminator | null = null;
+    if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
+      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device });
+    } else if (d.kind === 'dpo') {
+      const m = (await loadModel(d.model || c.model, { device })).model;
+      m.train(false);
+      disc = new DpoDiscriminator(m, ref, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
+    } else if (d.kind === 'self') {
+      disc = new SelfDiscriminator(policy, ref, c.policy.beta, d.batchSize * 2);
+    }
+    if (disc) held.push(disc);
+    const run = new Run(c, plan, store, o, policy, ref, codec, trainer, disc);
+    run.incarnation = incarnation;
+    await run.init();
+    const ckpt = o.resume ? store.checkpoints().filter((x) => existsSync(join(o.dir, x.path))).at(-1) : undefined;
+    if (ckpt) {
+      await run.restore(ckpt.path);
+      run.step = ckpt.step;
+      run.roundsDone = ckpt.roundsDone;
+      store.truncateAfter(ckpt.step);
+      run.lastEval = store.lastMetrics('eval/')?.values ?? {};
+    } else {
+      store.truncateAfter(-1);
+      await run.initialPhase();
+    }
+    await run.loop();
+    const used = store.goldUsed();
+    if (used !== plan.goldTotal) throw new Error(`gold ledger holds ${used} labels at the end, expected exactly P=${plan.goldTotal}`);
+    store.setMeta('status', 'done');
+    store.setMeta('updated_at', Date.now());
+    return { dir: o.dir, steps: plan.steps, goldUsed: used, lastEval: run.lastEval };
+  } catch (e) {
+    store.setMeta('status', 'failed');
+    store.setMeta('error', (e as Error).message);
+    throw e;
+  } finally {
+    for (const h of held.reverse()) h.dispose();
+    store.close();
+  }
+}

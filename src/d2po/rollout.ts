@@ -1,0 +1,71 @@
+import { sample, type CausalLM, type Tokenizer } from '../model/index.js';
+
+/** Turns prompt text into ids the models accept and sampled ids back into text. */
+export class TextCodec {
+  readonly bos: number | null;
+  constructor(
+    readonly tokenizer: Tokenizer,
+    readonly contextLength: number,
+    readonly maxNewTokens: number,
+  ) {
+    // the shipped tokenizers' <|endoftext|> separates documents in pretraining, so it also opens a prompt
+    this.bos = tokenizer.eosId;
+  }
+
+  /** BOS + prompt tokens, keeping the prompt's end when it would not leave room for the response. */
+  encodePrompt(text: string): number[] {
+    const ids = this.tokenizer.encode(text);
+    const room = this.contextLength - this.maxNewTokens - (this.bos === null ? 0 : 1);
+    if (room < 1) throw new Error(`context ${this.contextLength} leaves no room for a prompt with ${this.maxNewTokens} new tokens`);
+    const kept = ids.length > room ? ids.slice(ids.length - room) : ids;
+    return this.bos === null ? (kept.length ? kept : [0]) : [this.bos, ...kept];
+  }
+
+  /** Response text without its closing EOS. */
+  decodeResponse(ids: number[]): string {
+    const eos = this.tokenizer.eosId;
+    const body = eos !== null && ids.length && ids[ids.length - 1] === eos ? ids.slice(0, -1) : ids;
+    return this.tokenizer.decode(body);
+  }
+}
+
+export interface Sampled {
+  ids: number[];
+  text: string;
+}
+
+export interface Rollout {
+  prompt: string;
+  promptIds: number[];
+  samples: Sampled[];
+}
+
+export interface RolloutOptions {
+  k: number;
+  maxNewTokens: number;
+  minNewTokens?: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed: number;
+}
+
+/** k samples for each prompt from `model` (KV-cached batched sampling), decoded. */
+export function rollouts(model: CausalLM, codec: TextCodec, prompts: string[], o: RolloutOptions): Rollout[] {
+  const promptIds = prompts.map((p) => codec.encodePrompt(p));
+  const out = sample(model, promptIds, {
+    n: o.k,
+    maxNewTokens: o.maxNewTokens,
+    minNewTokens: o.minNewTokens,
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    eosId: codec.tokenizer.eosId,
+    seed: o.seed,
+  });
+  return prompts.map((prompt, i) => ({
+    prompt,
+    promptIds: promptIds[i],
+    samples: out[i].map((ids) => ({ ids, text: codec.decodeResponse(ids) })),
+  }));
+}
