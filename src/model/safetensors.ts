@@ -129,7 +129,8 @@ async function readBytes(path: string): Promise<Uint8Array> {
 export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   const bytes = await readBytes(path);
   const header = parseSafetensorsHeader(bytes, path);
-  const data = bytes.subarray(header.dataStart);
+  // a plain Uint8Array view: Buffer#slice would not copy, and entryToTensor needs copies
+  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + header.dataStart, bytes.length - header.dataStart);
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, e] of header.entries) tensors.set(name, entryToTensor(data, e));

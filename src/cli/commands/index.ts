@@ -1,9 +1,17 @@
 import type { Command } from '../command.js';
-import { tasksCommand } from './tasks.js';
 import { rewardCommand } from './reward.js';
+import { modelsCommand } from './models.js';
+import { pretrainCommand } from './pretrain.js';
+import { tasksCommand } from './tasks.js';
+import { score } from './score.js';
+import { sample } from './sample.js';
 
 // One line per subcommand; each lives in its own file beside this one.
 export const commands: Command[] = [
-  tasksCommand,
   rewardCommand,
+  modelsCommand,
+  pretrainCommand,
+  tasksCommand,
+  score,
+  sample,
 ];

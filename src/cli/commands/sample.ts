@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { loadModel, sample as sampleModel } from '../../model/index.js';
+import { UsageError, type Command } from '../command.js';
+
+const help = `usage: d2po sample --model DIR --prompt TEXT [options]
+
+Continue a prompt with a model (a Hugging Face folder with config.json, model.safetensors
+and tokenizer.json).
+
+options:
+  --model DIR             model folder
+  --prompt TEXT           the prompt (encoded with the tokenizer's special tokens)
+  --n K                   samples (default 1)
+  --max-new-tokens M      at most M new tokens (default 50)
+  --min-new-tokens M      no end-of-sequence before M new tokens (default 0)
+  --temperature T         0 = greedy (default 1)
+  --top-k K               keep the K most likely tokens (default 0 = off)
+  --top-p P               nucleus sampling, 0 < P <= 1 (default 1 = off)
+  --seed S                random seed (default 0)
+  --json                  one JSON object: {"prompt", "samples": [{"text", "ids"}]}
+`;
+
+function num(name: string, v: string | undefined, def: number, integer: boolean): number {
+  if (v === undefined) return def;
+  const x = Number(v);
+  if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got '${v}'`);
+  return x;
+}
+
+export const sample: Command = {
+  name: 'sample',
+  summary: 'continue a prompt with a model (temperature, top-k, top-p, seed)',
+  help,
+  async run(argv) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: {
+          model: { type: 'string' },
+          prompt: { type: 'string' },
+          n: { type: 'string' },
+          'max-new-tokens': { type: 'string' },
+          'min-new-tokens': { type: 'string' },
+          temperature: { type: 'string' },
+          'top-k': { type: 'string' },
+          'top-p': { type: 'string' },
+          seed: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
+        strict: true,
+      }));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (!values.model) throw new UsageError('--model DIR is required');
+    if (values.prompt === undefined) throw new UsageError('--prompt TEXT is required');
+    const opts = {
+      n: num('n', values.n, 1, true),
+      maxNewTokens: num('max-new-tokens', values['max-new-tokens'], 50, true),
+      minNewTokens: num('min-new-tokens', values['min-new-tokens'], 0, true),
+      temperature: num('temperature', values.temperature, 1, false),
+      topK: num('top-k', values['top-k'], 0, true),
+      topP: num('top-p', values['top-p'], 1, false),
+      seed: num('seed', values.seed, 0, true),
+    };
+    const { model, tokenizer, config, dir } = await loadModel(values.model);
+    try {
+      if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
+      let ids = tokenizer.encode(values.prompt, { addSpecialTokens: true });
+      if (ids.length === 0) {
+        if (config.bos_token_id === null) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
+        ids = [config.bos_token_id];
+      }
+      if (ids.length + opts.maxNewTokens > model.contextLength) {
+        throw new UsageError(`the prompt is ${ids.length} tokens; with --max-new-tokens ${opts.maxNewTokens} that is ${ids.length + opts.maxNewTokens}, longer than the model's context of ${model.contextLength}`);
+      }
+      let samples;
+      try {
+        [samples] = sampleModel(model, [ids], opts);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const texts = samples.map((s) => tokenizer.decode(s));
+      if (values.json) {
+        console.log(JSON.stringify({ prompt: values.prompt, samples: samples.map((s, i) => ({ text: texts[i], ids: s })) }));
+      } else {
+        texts.forEach((t, i) => console.log(`${samples.length > 1 ? `--- sample ${i + 1}\n` : ''}${values.prompt}${t}`));
+      }
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,285 @@
+import {
+  arange,
+  dropout,
+  manualSeed,
+  noGrad,
+  ones,
+  randn,
+  zeros,
+  type Device,
+  type Tensor,
+} from '../tensor/index.js';
+import type { ModelConfig } from './config.js';
+
+// What GPT-2 and OPT share: a table of named parameters, the attention mask and positions derived
+// from a padding mask, masked causal attention composed from matmul + softmax (libtorch 1.13 has no
+// fused attention), and a preallocated key/value cache for sampling.
+
+export interface ForwardOutput {
+  /** [B, T, V] */
+  logits: Tensor;
+  /** last hidden state after the final LayerNorm (and OPT's project_out) [B, T, hiddenSize] */
+  hidden: Tensor;
+}
+
+/** Keys and values of past positions, one [B, H, maxLength, headDim] buffer per layer, filled up to `length`. */
+export interface KVCache {
+  keys: Tensor[];
+  values: Tensor[];
+  length: number;
+  readonly maxLength: number;
+}
+
+export interface ForwardOptions {
+  /** 1 for real tokens, 0 for padding; [B, T], or [B, cache.length + T] when a cache is given. */
+  attentionMask?: Tensor;
+  /** appends this call's keys and values and attends over the cached ones too */
+  cache?: KVCache;
+}
+
+export interface CausalLM {
+  readonly config: ModelConfig;
+  readonly contextLength: number;
+  readonly hiddenSize: number;
+  forward(inputIds: Tensor, opts?: ForwardOptions): ForwardOutput;
+  namedParameters(): [string, Tensor][];
+  parameters(): Tensor[];
+  train(on?: boolean): void;
+  readonly training: boolean;
+  frozenCopy(): CausalLM;
+  numParameters(): number;
+  /** an empty cache for `batch` sequences of up to `maxLength` tokens */
+  createCache(batch: number, maxLength: number): KVCache;
+  readonly device: Device;
+  dispose(): void;
+}
+
+export type Init = { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind: 'ones' };
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: Init;
+}
+
+/** Allocates parameters per spec, seeded; each kept (outside any scope) with requiresGrad. */
+export function initParams(specs: ParamSpec[], seed: number | undefined, device: Device): Map<string, Tensor> {
+  if (seed !== undefined) manualSeed(seed);
+  const params = new Map<string, Tensor>();
+  noGrad(() => {
+    for (const s of specs) {
+      let t: Tensor;
+      if (s.init.kind === 'normal') {
+        const r = randn(s.shape, { device });
+        t = r.mul(s.init.std);
+        r.dispose();
+      } else {
+        t = (s.init.kind === 'ones' ? ones : zeros)(s.shape, { device });
+      }
+      t.keep();
+      t.requiresGrad = true;
+      params.set(s.name, t);
+    }
+  });
+  return params;
+}
+
+export interface AttentionInputs {
+  /** additive attention bias [B or 1, 1, T, S]: 0 where a query may attend, -1e9 where not */
+  bias: Tensor;
+  /** position of each new token among the real tokens of its row [B or 1, T] (int64) */
+  positions: Tensor;
+}
+
+/**
+ * Causal mask, padding mask and positions for T new tokens after `past` cached ones. Positions
+ * count real tokens only (HF's cumsum - 1), so left-padded prompts get the same positions as
+ * unpadded ones; padding positions are clamped to 0 and never attended to by real tokens.
+ */
+export function attentionInputs(T: number, past: number, device: Device, attentionMask?: Tensor): AttentionInputs {
+  const S = past + T;
+  // -1e9 rather than -inf: a left-padding query that may attend to nothing gets a uniform row, not NaN.
+  const causal = ones([T, S], { device }).tril(past);
+  if (attentionMask === undefined) {
+    const bias = causal.sub(1).mul(1e9).view([1, 1, T, S]);
+    const positions = arange(past, S, 1, { device, dtype: 'int64' }).view([1, T]);
+    return { bias, positions };
+  }
+  const [B, M] = attentionMask.shape;
+  if (attentionMask.shape.length !== 2 || M !== S) {
+    throw new Error(`attentionMask has shape [${attentionMask.shape}] but ${S} = ${past} cached + ${T} new positions were expected`);
+  }
+  const keyMask = attentionMask.to('float32');
+  const allowed = causal.view([1, 1, T, S]).mul(keyMask.view([B, 1, 1, S]));
+  const bias = allowed.sub(1).mul(1e9);
+  const positions = keyMask.cumsum(1).sub(1).clamp(0).narrow(1, past, T).to('int64');
+  return { bias, positions };
+}
+
+/** [B, T, H*hd] -> [B, H, T, hd] */
+export function splitHeads(x: Tensor, nHead: number): Tensor {
+  const [B, T, D] = x.shape;
+  return x.view([B, T, nHead, D / nHead]).transpose(1, 2);
+}
+
+/** [B, H, T, hd] -> [B, T, H*hd] */
+export function mergeHeads(y: Tensor): Tensor {
+  const [B, H, T, hd] = y.shape;
+  return y.transpose(1, 2).reshape([B, T, H * hd]);
+}
+
+/**
+ * softmax(q k^T + bias) v for q [B,H,T,hd] already scaled by 1/sqrt(hd); k, v [B,H,T,hd] of the new
+ * tokens. With a cache, k and v are written at the cache's current length and attention covers all
+ * cached positions (the caller advances cache.length once every layer has run).
+ */
+export function attend(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  bias: Tensor,
+  layer: number,
+  cache: KVCache | undefined,
+  attnDropout: number,
+  training: boolean,
+): Tensor {
+  let keys = k;
+  let values = v;
+  if (cache) {
+    const T = k.shape[2];
+    const S = cache.length + T;
+    if (S > cache.maxLength) throw new Error(`KV cache full: ${S} positions needed, ${cache.maxLength} allocated`);
+    cache.keys[layer].narrow(2, cache.length, T).copy_(k);
+    cache.values[layer].narrow(2, cache.length, T).copy_(v);
+    keys = cache.keys[layer].narrow(2, 0, S);
+    values = cache.values[layer].narrow(2, 0, S);
+  }
+  let att = q.matmul(keys.transpose(2, 3)).add(bias).softmax(3);
+  if (training && attnDropout > 0) att = dropout(att, attnDropout, true);
+  return att.matmul(values);
+}
+
+export function makeCache(nLayer: number, batch: number, nHead: number, maxLength: number, headDim: number, device: Device): KVCache {
+  const alloc = () => Array.from({ length: nLayer }, () => zeros([batch, nHead, maxLength, headDim], { device }).keep());
+  return { keys: alloc(), values: alloc(), length: 0, maxLength };
+}
+
+export function disposeCache(cache: KVCache): void {
+  for (const t of [...cache.keys, ...cache.values]) t.dispose();
+}
+
+/** Dropout that costs nothing when off. */
+export function maybeDropout(x: Tensor, p: number, training: boolean): Tensor {
+  return training && p > 0 ? dropout(x, p, true) : x;
+}
+
+/**
+ * Copies `source` tensors into a parameter table, checking names and shapes. `rename` maps a file
+ * name to the parameter name (or null to skip a known buffer); errors name the offending tensor.
+ */
+export function assignParams(
+  params: Map<string, Tensor>,
+  source: Map<string, Tensor>,
+  rename: (fileName: string) => string | null,
+  origin: string,
+): void {
+  const seen = new Set<string>();
+  noGrad(() => {
+    for (const [fileName, t] of source) {
+      const name = rename(fileName);
+      if (name === null) continue;
+      const p = params.get(name);
+      if (!p) throw new Error(`${origin}: unexpected tensor '${fileName}' (not a parameter of this model)`);
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+        throw new Error(`${origin}: tensor '${fileName}' has shape [${t.shape}] but the config needs [${p.shape}] for '${name}'`);
+      }
+      if (t.dtype !== 'float32' && t.dtype !== 'bfloat16') {
+        throw new Error(`${origin}: tensor '${fileName}' has dtype ${t.dtype}, expected a float dtype`);
+      }
+      p.copy_(t);
+      seen.add(name);
+    }
+  });
+  const missing = [...params.keys()].filter((n) => !seen.has(n));
+  if (missing.length > 0) {
+    throw new Error(`${origin}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).map((n) => `'${n}'`).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  }
+}
+
+/** Detached copies with their own storage and no gradient (a frozen reference shares nothing). */
+export function cloneParams(params: Map<string, Tensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  noGrad(() => {
+    for (const [name, p] of params) out.set(name, p.detach().clone().keep());
+  });
+  return out;
+}
+
+/** Parameter bookkeeping shared by the architectures; subclasses implement forward and frozenCopy. */
+export abstract class DecoderModel implements CausalLM {
+  abstract readonly contextLength: number;
+  abstract readonly hiddenSize: number;
+  protected isTraining = false;
+  private disposed = false;
+
+  constructor(
+    readonly config: ModelConfig,
+    protected readonly params: Map<string, Tensor>,
+    readonly device: Device,
+  ) {}
+
+  abstract forward(inputIds: Tensor, opts?: ForwardOptions): ForwardOutput;
+  abstract frozenCopy(): CausalLM;
+  abstract createCache(batch: number, maxLength: number): KVCache;
+
+  get training(): boolean {
+    return this.isTraining;
+  }
+
+  train(on = true): void {
+    this.isTraining = on;
+  }
+
+  namedParameters(): [string, Tensor][] {
+    this.checkAlive();
+    return [...this.params.entries()];
+  }
+
+  parameters(): Tensor[] {
+    this.checkAlive();
+    return [...this.params.values()];
+  }
+
+  numParameters(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.numel;
+    return n;
+  }
+
+  /** the parameter `name`, which must exist */
+  protected p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`internal: no parameter '${name}'`);
+    return t;
+  }
+
+  protected checkAlive(): void {
+    if (this.disposed) throw new Error('this model has been disposed');
+  }
+
+  /** checks ids against the vocabulary size and the context length before any kernel sees them */
+  protected checkInput(inputIds: Tensor, past: number): void {
+    this.checkAlive();
+    if (inputIds.shape.length !== 2) throw new Error(`inputIds must be [batch, length], got shape [${inputIds.shape}]`);
+    if (inputIds.dtype !== 'int64') throw new Error(`inputIds must be int64, got ${inputIds.dtype}`);
+    const total = past + inputIds.shape[1];
+    if (total > this.contextLength) {
+      throw new Error(`sequence of ${total} tokens is longer than the model's context of ${this.contextLength}`);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.params.values()) p.dispose();
+  }
+}

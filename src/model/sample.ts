@@ -1,0 +1,128 @@
+import { manualSeed, multinomial, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
+import { disposeCache, type CausalLM } from './decoder.js';
+
+export interface SampleOptions {
+  /** samples per prompt (default 1) */
+  n?: number;
+  maxNewTokens: number;
+  /** EOS is forbidden before this many new tokens (default 0) */
+  minNewTokens?: number;
+  /** 0 means greedy (argmax); default 1 */
+  temperature?: number;
+  /** keep only the k most likely tokens; 0 or undefined = off */
+  topK?: number;
+  /** nucleus sampling: keep the smallest set of tokens whose probability reaches p; 1 = off */
+  topP?: number;
+  /** stop token; undefined = the config's eos_token_id, null = none */
+  eosId?: number | null;
+  /** seeds the global generator before sampling */
+  seed?: number;
+}
+
+function checkOptions(o: SampleOptions): void {
+  const bad = (m: string) => new Error(`sample: ${m}`);
+  if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 0) throw bad(`maxNewTokens must be an integer >= 0, got ${o.maxNewTokens}`);
+  if (o.n !== undefined && (!Number.isInteger(o.n) || o.n < 1)) throw bad(`n must be an integer >= 1, got ${o.n}`);
+  const min = o.minNewTokens ?? 0;
+  if (!Number.isInteger(min) || min < 0 || min > o.maxNewTokens) throw bad(`minNewTokens must be an integer in [0, maxNewTokens=${o.maxNewTokens}], got ${min}`);
+  if (o.temperature !== undefined && !(o.temperature >= 0)) throw bad(`temperature must be >= 0, got ${o.temperature}`);
+  if (o.topK !== undefined && (!Number.isInteger(o.topK) || o.topK < 0)) throw bad(`topK must be an integer >= 0, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw bad(`topP must be in (0, 1], got ${o.topP}`);
+}
+
+/**
+ * Next-token choice from logits [R, V] (float32): EOS masked while below minNewTokens, then
+ * temperature, top-k, top-p, and a draw from the global generator (or argmax at temperature 0).
+ */
+function pick(logits: Tensor, o: Required<Pick<SampleOptions, 'temperature' | 'topK' | 'topP'>>, eosMask: Tensor | null): Tensor {
+  let l = eosMask ? logits.maskedFill(eosMask, -Infinity) : logits;
+  if (o.temperature === 0) return l.argmax(1);
+  l = l.div(o.temperature);
+  const V = l.shape[1];
+  if (o.topK > 0 && o.topK < V) {
+    const kth = l.topk(o.topK, 1).values.narrow(1, o.topK - 1, 1);
+    l = l.maskedFill(l.lt(kth), -Infinity);
+  }
+  if (o.topP < 1) {
+    const sorted = l.sort(1, true);
+    const probs = sorted.values.softmax(1);
+    // drop a token when the tokens ranked above it already reach p (the top token always stays)
+    const drop = probs.cumsum(1).sub(probs).ge(o.topP);
+    const choice = multinomial(sorted.values.maskedFill(drop, -Infinity).softmax(1), 1, true);
+    return sorted.indices.gather(1, choice).squeeze(1);
+  }
+  return multinomial(l.softmax(1), 1, true).squeeze(1);
+}
+
+/**
+ * For each prompt, `n` continuations (token ids without the prompt, ending with EOS when one was
+ * drawn). Prompts are left-padded into one batch; a preallocated KV cache makes each new token one
+ * forward pass of length 1.
+ */
+export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptions): number[][][] {
+  checkOptions(opts);
+  const n = opts.n ?? 1;
+  const o = { temperature: opts.temperature ?? 1, topK: opts.topK ?? 0, topP: opts.topP ?? 1 };
+  const eosId = opts.eosId === undefined ? model.config.eos_token_id ?? null : opts.eosId;
+  const min = opts.minNewTokens ?? 0;
+  const P = Math.max(0, ...promptIds.map((p) => p.length));
+  if (promptIds.length === 0) return [];
+  promptIds.forEach((p, i) => {
+    if (p.length === 0) throw new Error(`sample: prompt ${i} is empty; start it with a token (e.g. BOS)`);
+  });
+  if (P + opts.maxNewTokens > model.contextLength) {
+    throw new Error(`sample: the longest prompt has ${P} tokens; with maxNewTokens ${opts.maxNewTokens} that is ${P + opts.maxNewTokens}, longer than the model's context of ${model.contextLength}`);
+  }
+  const rows = promptIds.flatMap((p) => Array.from({ length: n }, () => p));
+  const R = rows.length;
+  const out: number[][] = rows.map(() => []);
+  if (opts.maxNewTokens === 0) return promptIds.map((_, i) => out.slice(i * n, i * n + n));
+  if (opts.seed !== undefined) manualSeed(opts.seed);
+  const device = model.device;
+  const maxLen = P + opts.maxNewTokens;
+  const maskData = new BigInt64Array(R * maxLen);
+  const ids = new BigInt64Array(R * P);
+  rows.forEach((p, r) => {
+    const pad = P - p.length; // left padding keeps every row's last prompt token at the same column
+    p.forEach((t, j) => (ids[r * P + pad + j] = BigInt(t)));
+    for (let j = pad; j < P; j++) maskData[r * maxLen + j] = 1n;
+  });
+  // attention mask of the first `len` columns
+  const maskOf = (len: number) => {
+    const m = new BigInt64Array(R * len);
+    for (let r = 0; r < R; r++) m.set(maskData.subarray(r * maxLen, r * maxLen + len), r * len);
+    return tensor(m, { shape: [R, len], dtype: 'int64', device });
+  };
+  const done = new Array<boolean>(R).fill(false);
+  const cache = model.createCache(R, maxLen);
+  let eosMask: Tensor | null = null;
+  if (eosId !== null && min > 0) {
+    const m = new Array<number>(model.config.vocab_size).fill(0);
+    m[eosId] = 1;
+    eosMask = tensor(m, { shape: [1, m.length], dtype: 'bool', device }).keep();
+  }
+  try {
+    noGrad(() => {
+      let next: number[] = [];
+      for (let step = 0; step < opts.maxNewTokens; step++) {
+        next = scope(() => {
+          const input = step === 0 ? tensor(ids, { shape: [R, P], dtype: 'int64', device }) : tensor(next, { shape: [R, 1], dtype: 'int64', device });
+          const { logits } = model.forward(input, { attentionMask: maskOf(P + step), cache });
+          const last = logits.select(1, logits.shape[1] - 1).to('float32');
+          return pick(last, o, step < min ? eosMask : null).toArray();
+        });
+        for (let r = 0; r < R; r++) {
+          maskData[r * maxLen + P + step] = 1n;
+          if (done[r]) continue;
+          out[r].push(next[r]);
+          if (next[r] === eosId) done[r] = true;
+        }
+        if (done.every(Boolean)) break;
+      }
+    });
+  } finally {
+    disposeCache(cache);
+    eosMask?.dispose();
+  }
+  return promptIds.map((_, i) => out.slice(i * n, i * n + n));
+}
