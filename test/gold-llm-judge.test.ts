@@ -342,3 +342,17 @@ test('a reference answer from meta goes into the prompt and the cache key', asyn
     await s.close();
   }
 });
+
+test('cache key: canonical in response order and aspect order, distinct per prompt', async () => {
+  const { judgeKey } = await import('../src/gold/judge-cache.js');
+  const base = { model: 'm', rubricVersion: 'v', aspects: ['helpfulness', 'instruction-following'], prompt: 'p', responses: ['x', 'y'] as [string, string] };
+  const k = judgeKey(base);
+  assert.equal(k.swapped, false);
+  const r = judgeKey({ ...base, responses: ['y', 'x'] });
+  assert.equal(r.key, k.key);
+  assert.equal(r.swapped, true);
+  assert.equal(judgeKey({ ...base, aspects: ['instruction-following', 'helpfulness'] }).key, k.key);
+  assert.notEqual(judgeKey({ ...base, prompt: 'q' }).key, k.key);
+  assert.notEqual(judgeKey({ ...base, aspects: ['helpfulness'] }).key, k.key);
+  assert.match(k.key, /^[0-9a-f]{64}$/);
+});

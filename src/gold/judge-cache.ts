@@ -30,7 +30,7 @@ export function judgeKey(p: JudgeKeyParts): JudgeKey {
   const swapped = p.responses[1] < p.responses[0];
   const [first, second] = swapped ? [p.responses[1], p.responses[0]] : p.responses;
   const key = createHash('sha256')
-    .update(JSON.stringify([p.model, p.rubricVersion, p.aspects, p.prompt, p.reference ?? null, first, second]))
+    .update(JSON.stringify([p.model, p.rubricVersion, [...p.aspects].sort(), p.prompt, p.reference ?? null, first, second]))
     .digest('hex');
   return { key, swapped };
 }

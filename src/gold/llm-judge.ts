@@ -140,8 +140,7 @@ export class LlmJudge implements GoldSource {
     }
     if (!bought) this.totals.cacheHits++;
     // Map the canonical record back to (a, b).
-    const flip = <T>(x: [T, T]): [T, T] => (swapped ? [x[1], x[0]] : x);
-    const scores = flip(record.scores);
+    const scores: [number, number] = swapped ? [record.scores[1], record.scores[0]] : record.scores;
     const aIndex = swapped ? 1 : 0;
     return {
       preference: preferenceFromScores(scores[0], scores[1], this.opts.tieEpsilon),
