@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseGoldConfig } from '../gold/config.js';
 
 /** The eight rows of the paper's Table 1, by name. */
 export const METHODS = [
@@ -214,6 +215,11 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
   if (!silver && c.rollout.source === 'initial' && online > 0)
     bad('rollout.source', "online gold rounds with rollout.source 'initial' are offline DPO; put the gold in budget.initial");
   if (initial === 0 && c.init.warmPolicy) bad('init.warmPolicy', 'no initial gold set (budget.initial = 0) to warm start on');
+  try {
+    parseGoldConfig(c.gold, 'gold');
+  } catch (e) {
+    problems.push(`  ${(e as Error).message}`);
+  }
   if (problems.length) throw new ConfigError(`invalid run config (${source}):\n${problems.join('\n')}`);
   return c;
 }

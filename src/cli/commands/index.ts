@@ -5,6 +5,8 @@ import { pretrainCommand } from './pretrain.js';
 import { tasksCommand } from './tasks.js';
 import { score } from './score.js';
 import { sample } from './sample.js';
+import { run } from './run.js';
+import { runs } from './runs.js';
 
 // One line per subcommand; each lives in its own file beside this one.
 export const commands: Command[] = [
@@ -14,4 +16,6 @@ export const commands: Command[] = [
   tasksCommand,
   score,
   sample,
+  run,
+  runs,
 ];

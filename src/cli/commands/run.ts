@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.js';
+import { METHODS, setPath, ConfigError, type RunConfig } from '../../d2po/config.js';
+import { PRESETS, resolveConfig } from '../../d2po/presets.js';
+import { planBudget } from '../../d2po/budget.js';
+import { describePlan, runLoop } from '../../d2po/loop.js';
+import { RunStore } from '../../store/run-store.js';
+import { loadTask } from '../../tasks/registry.js';
+import { createGoldSource } from '../../gold/index.js';
+import { resolveModelPath } from '../../util/model-registry.js';
+
+/** Flags that set one config field each: flag -> [path, parser]. */
+const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> = {
+  method: ['method', 'str'],
+  task: ['task', 'str'],
+  model: ['model', 'str'],
+  out: ['out', 'str'],
+  seed: ['seed', 'int'],
+  device: ['device', 'str'],
+  threads: ['threads', 'int'],
+  'gold-budget': ['budget.gold', 'int'],
+  'initial-gold': ['budget.initial', 'initial'],
+  rounds: ['budget.rounds', 'int'],
+  steps: ['budget.steps', 'int'],
+  'batch-size': ['rollout.batchSize', 'int'],
+  'samples-per-prompt': ['rollout.samplesPerPrompt', 'int'],
+  'max-new-tokens': ['rollout.maxNewTokens', 'int'],
+  discriminator: ['discriminator.kind', 'str'],
+  pooling: ['discriminator.pooling', 'str'],
+  selection: ['selection.strategy', 'str'],
+  'policy-loss': ['policy.loss', 'str'],
+  beta: ['policy.beta', 'num'],
+  lr: ['policy.lr', 'num'],
+  'eval-every': ['eval.every', 'int'],
+  'checkpoint-every': ['checkpoint.every', 'int'],
+};
+
+const help = `usage: d2po run [--config FILE] [--method M] [--task NAME|PATH] [--model DIR] [flags]
+       d2po run --resume DIR
+
+Runs one method of the D2PO paper's Table 1 (Algorithm 1 and its baselines), storing every
+rollout pair, label, gold purchase, metric and checkpoint in DIR/run.db. The config is the
+method's preset, then the --config file (JSON, any subset of the fields), then the flags.
+
+methods:
+${METHODS.map((m) => `  ${m.padEnd(17)} ${PRESETS[m].description}`).join('\n')}
+
+options:
+  --config FILE            JSON run config (fields as stored in run.db; see --print-config)
+  --method M               one of the methods above (default d2po)
+  --task NAME|PATH         built-in task (d2po tasks) or a task module path
+  --model DIR|NAME         policy base model folder or shipped model name (d2po models)
+  --gold-budget P          total gold labels, initial offline set included
+  --initial-gold N|all     gold labels of the initial offline set (warm start), counted in P
+  --rounds T               online gold rounds (T_P)
+  --steps N                online policy steps (silver batches; ignored by dpo and opo-gold)
+  --batch-size B           prompts per online step
+  --samples-per-prompt K   K > 2 pairs best against worst by the discriminator
+  --max-new-tokens M       response length (default: the task's)
+  --discriminator KIND     rm | rm-ensemble | dpo | self | none
+  --pooling P              reward-model pooling: last | mean | sum
+  --selection S            gold selection: confidence | random | disagreement
+  --policy-loss L          dpo | ipo | smoothed | ppo
+  --beta B, --lr LR        policy DPO beta and learning rate
+  --eval-every K           evaluate every K steps (and at the start and end)
+  --checkpoint-every K     checkpoint every K steps (and after the warm start and at the end)
+  --seed S                 seed of every random choice (default 0)
+  --threads N              libtorch threads (default: libtorch's choice)
+  --device D               cpu | cuda | cuda:N
+  --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
+  --out DIR                run folder (default runs/<method>-<task>-seed<S>)
+  --resume DIR             continue a killed run from its last checkpoint, reusing its gold labels
+  --print-config           print the resolved config as JSON and exit
+  --no-progress            no progress bar
+  --json                   print the final result as JSON
+
+Gold labels are committed to the store before anything uses them; the ledger ends with exactly
+P labels. Inspect a run with d2po runs show DIR.`;
+
+function parseValue(flag: string, raw: string, kind: 'int' | 'num' | 'str' | 'initial'): unknown {
+  if (kind === 'str') return raw;
+  if (kind === 'initial' && raw === 'all') return 'all';
+  const n = Number(raw);
+  if (!Number.isFinite(n) || (kind !== 'num' && !Number.isInteger(n))) throw new UsageError(`--${flag}: expected ${kind === 'num' ? 'a number' : 'an integer'}, got '${raw}'`);
+  return n;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--config ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`--config ${path}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The user's config (file, then flags) before the preset is applied. */
+export function configFromArgs(argv: string[]): { user: Record<string, unknown>; source: string; values: Record<string, unknown> } {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    config: { type: 'string' },
+    resume: { type: 'string' },
+    set: { type: 'string', multiple: true },
+    'print-config': { type: 'boolean' },
+    'no-progress': { type: 'boolean' },
+    json: { type: 'boolean' },
+  };
+  for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const user: Record<string, unknown> = values.config ? readConfigFile(values.config as string) : {};
+  for (const [flag, [path, kind]] of Object.entries(FIELD_FLAGS)) {
+    if (values[flag] !== undefined) setPath(user, path, parseValue(flag, values[flag] as string, kind));
+  }
+  for (const s of (values.set as string[] | undefined) ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set ${s}: expected PATH=VALUE`);
+    const raw = s.slice(eq + 1);
+    let v: unknown = raw;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      // not JSON: keep the text
+    }
+    setPath(user, s.slice(0, eq), v);
+  }
+  if (user.method === undefined) user.method = 'd2po';
+  if (typeof user.model === 'string') user.model = resolveModelPath(user.model);
+  if (user.out === undefined && typeof user.task === 'string') {
+    const task = basename(user.task).replace(/\.[^.]+$/, '');
+    user.out = join('runs', `${user.method}-${task}-seed${user.seed ?? 0}`);
+  }
+  return { user, source: values.config ? (values.config as string) : 'flags', values };
+}
+
+export const run: Command = {
+  name: 'run',
+  summary: 'run a Table 1 method (d2po, opo-gold, dpo, ...) or resume a killed run',
+  help,
+  async run(argv) {
+    const { user, source, values } = configFromArgs(argv);
+    let config: RunConfig | null = null;
+    let dir: string;
+    if (values.resume) {
+      if (argv.some((a) => a.startsWith('--') && !['--resume', '--no-progress', '--json'].includes(a.split('=')[0])))
+        throw new UsageError('--resume continues a run with its stored config; give no other config flags');
+      dir = values.resume as string;
+      const store = RunStore.open(dir, { readonly: true });
+      config = store.getMeta<RunConfig>('config') ?? null;
+      store.close();
+      if (!config) throw new UsageError(`--resume ${dir}: no run config stored there`);
+    } else {
+      for (const f of ['task', 'model'] as const)
+        if (user[f] === undefined) throw new UsageError(`--${f} is required (or give it in --config)`);
+      try {
+        config = resolveConfig(user, source);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      dir = config.out;
+    }
+    if (values['print-config']) {
+      console.log(JSON.stringify(config, null, 2));
+      return 0;
+    }
+    const task = await loadTask(config.task);
+    const gold = createGoldSource(config.gold, { task, where: 'gold' });
+    console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
+    try {
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), task, gold, progress: !values['no-progress'] });
+      if (values.json) console.log(JSON.stringify(res));
+      else
+        console.log(
+          `done: ${dir} method=${config.method} steps=${res.steps} gold=${res.goldUsed}/${config.budget.gold} reward=${res.lastEval['eval/reward']?.toFixed(3) ?? '?'}`,
+        );
+      return 0;
+    } finally {
+      await gold.close?.();
+    }
+  },
+};
