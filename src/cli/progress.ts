@@ -89,7 +89,8 @@ export class Progress {
     if (fields) Object.assign(this.fields, fields);
     const t = this.now();
     const every = this.tty ? this.redrawMs : this.plainEveryMs;
-    if (t - this.lastDraw >= every || step >= this.total) this.draw(t);
+    // The last step is always shown on a TTY; in plain mode done() prints it.
+    if (t - this.lastDraw >= every || (this.tty && step >= this.total)) this.draw(t);
   }
 
   /** Advance by n steps. */
