@@ -44,7 +44,7 @@ export function createUniqueNounsTask(): Task {
     ...UNIQUE_NOUNS,
     prompts(split) {
       let p = cache.get(split);
-      if (!p) cache.set(split, (p = sentencePrefixes(split, { seed: 202, minWords: 4, maxWords: 10 })));
+      if (!p) cache.set(split, (p = sentencePrefixes(split, { seed: 202, min: 4, max: 10 })));
       return p;
     },
     async rewards(batch: RewardInput[]) {

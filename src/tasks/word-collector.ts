@@ -53,7 +53,7 @@ export function createWordCollectorTask(): Task {
     ...WORD_COLLECTOR,
     prompts(split) {
       let p = cache.get(split);
-      if (!p) cache.set(split, (p = sentencePrefixes(split, { seed: 101, minWords: 4, maxWords: 10 })));
+      if (!p) cache.set(split, (p = sentencePrefixes(split, { seed: 101, min: 4, max: 10 })));
       return p;
     },
     async rewards(batch: RewardInput[]) {
