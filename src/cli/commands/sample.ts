@@ -11,7 +11,7 @@ options:
   --model DIR             model folder
   --prompt TEXT           the prompt (encoded with the tokenizer's special tokens)
   --n K                   samples (default 1)
-  --max-new-tokens M      at most M new tokens (default 50)
+  --max-new-tokens M      at most M new tokens (default 50, or what the context leaves)
   --min-new-tokens M      no end-of-sequence before M new tokens (default 0)
   --temperature T         0 = greedy (default 1)
   --top-k K               keep the K most likely tokens (default 0 = off)
@@ -72,6 +72,8 @@ export const sample: Command = {
         if (config.bos_token_id === null) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
         ids = [config.bos_token_id];
       }
+      // the default (50) shrinks to fit a small model's context; an explicit value is checked
+      if (values['max-new-tokens'] === undefined) opts.maxNewTokens = Math.max(0, Math.min(50, model.contextLength - ids.length));
       if (ids.length + opts.maxNewTokens > model.contextLength) {
         throw new UsageError(`the prompt is ${ids.length} tokens; with --max-new-tokens ${opts.maxNewTokens} that is ${ids.length + opts.maxNewTokens}, longer than the model's context of ${model.contextLength}`);
       }
