@@ -33,7 +33,7 @@ test('d2po tasks lists the built-ins (text and --json)', async () => {
   const json = await d2po(['tasks', '--json']);
   assert.deepEqual(
     JSON.parse(json.stdout).map((t: { name: string }) => t.name),
-    ['word-collector', 'unique-nouns', 'math'],
+    ['word-collector', 'unique-nouns', 'math', 'contrastive-distillation'],
   );
 });
 

@@ -1,6 +1,11 @@
 /**
  * Task lookup: a built-in task by name, or a custom task module by path (see custom-task.ts).
  */
+import {
+  CONTRASTIVE_DISTILLATION,
+  createContrastiveDistillationTask,
+  type ContrastiveDistillationOptions,
+} from './contrastive-distillation.js';
 import { loadCustomTask } from './custom-task.js';
 import { MATH, createMathTask } from './math.js';
 import type { Task } from './task.js';
@@ -10,6 +15,8 @@ import { WORD_COLLECTOR, createWordCollectorTask } from './word-collector.js';
 export interface LoadTaskOptions {
   /** math: score with the authors' lenient rules (extra steps free; see math-reward.ts). */
   mathLenient?: boolean;
+  /** contrastive-distillation: model folders (default: the shipped cd-large and cd-small), device. */
+  contrastiveDistillation?: ContrastiveDistillationOptions;
 }
 
 interface Builtin {
@@ -22,6 +29,7 @@ const BUILTINS: Builtin[] = [
   { ...WORD_COLLECTOR, create: () => createWordCollectorTask() },
   { ...UNIQUE_NOUNS, create: () => createUniqueNounsTask() },
   { ...MATH, create: (o) => createMathTask({ lenient: o.mathLenient }) },
+  { ...CONTRASTIVE_DISTILLATION, create: (o) => createContrastiveDistillationTask(o.contrastiveDistillation) },
 ];
 
 export const builtinTasks: { name: string; description: string }[] = BUILTINS.map(({ name, description }) => ({ name, description }));
