@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel, saveModel, loadModel, Tokenizer, type CausalLM } from '../src/model/index.js';
@@ -96,4 +98,17 @@ test('missing models and mismatched tokenizers are clear errors', async () => {
   await saveModel(join(dir, 'other'), gpt2(16, 1, 3), { tokenizerJson: await readFile('test/fixtures/tokenizer/tokenizer.json', 'utf8') });
   const mixed = createContrastiveDistillationTask({ largeDir: join(dir, 'large'), smallDir: join(dir, 'other') });
   await assert.rejects(mixed.prompts('dev'), /have different tokenizers/);
+});
+
+test('d2po reward --task contrastive-distillation --cd-large --cd-small', async () => {
+  const input = join(dir, 'in.jsonl');
+  await writeFile(input, pairs.slice(0, 2).map((p) => JSON.stringify(p)).join('\n') + '\n');
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    'bin/d2po.mjs', 'reward', '--task', 'contrastive-distillation', '--input', input,
+    '--cd-large', join(dir, 'large'), '--cd-small', join(dir, 'small'),
+  ]);
+  const got = stdout.trim().split('\n').map((l) => JSON.parse(l).reward as number);
+  const want = await task.rewards(pairs.slice(0, 2));
+  assert.equal(got.length, 2);
+  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6));
 });

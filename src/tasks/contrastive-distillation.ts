@@ -15,7 +15,7 @@
 // tasks works without it.
 import type { CausalLM, Tokenizer } from '../model/index.js';
 import type { Device } from '../tensor/index.js';
-import { readRegistry } from '../util/model-registry.js';
+import { readRegistry, resolveModelPath } from '../util/model-registry.js';
 import { sentencePrefixes } from './corpus-prompts.js';
 import type { RewardInput, Split, Task } from './task.js';
 
@@ -25,7 +25,7 @@ export const CONTRASTIVE_DISTILLATION = {
 };
 
 export interface ContrastiveDistillationOptions {
-  /** Model folders; default: the shipped models with roles cd-large and cd-small. */
+  /** Model folders or shipped model names; default: the shipped models with roles cd-large and cd-small. */
   largeDir?: string;
   smallDir?: string;
   device?: Device;
@@ -49,8 +49,8 @@ function shippedDir(role: string): string {
 }
 
 async function load(opts: ContrastiveDistillationOptions): Promise<Loaded> {
-  const largeDir = opts.largeDir ?? shippedDir('cd-large');
-  const smallDir = opts.smallDir ?? shippedDir('cd-small');
+  const largeDir = opts.largeDir ? resolveModelPath(opts.largeDir) : shippedDir('cd-large');
+  const smallDir = opts.smallDir ? resolveModelPath(opts.smallDir) : shippedDir('cd-small');
   const engine = { ...(await import('../model/index.js')), ...(await import('../tensor/index.js')) };
   const [L, S] = await Promise.all([
     engine.loadModel(largeDir, { device: opts.device }),

@@ -34,7 +34,8 @@ export function parseRewardInput(text: string, file: string): RewardInput[] {
 export const rewardCommand: Command = {
   name: 'reward',
   summary: "Score (prompt, response) pairs with a task's gold reward",
-  help: `usage: d2po reward --task NAME|PATH --input FILE.jsonl [--output FILE] [--batch-size N] [--lenient]
+  help: `usage: d2po reward --task NAME|PATH --input FILE.jsonl [--output FILE] [--batch-size N]
+                   [--lenient] [--cd-large DIR --cd-small DIR]
 
 Computes the gold reward of each pair. Input: one JSON object per line,
   {"prompt": "...", "response": "..."}
@@ -47,7 +48,11 @@ options:
   --input FILE       the JSONL input ("-" reads stdin)
   --output FILE      write the rewards here instead of stdout
   --batch-size N     pairs per reward call (default 32)
-  --lenient          math only: the authors' lenient scoring (extra steps free)`,
+  --lenient          math only: the authors' lenient scoring (extra steps free)
+  --cd-large DIR     contrastive-distillation only: the large model (default: shipped cd-large)
+  --cd-small DIR     contrastive-distillation only: the small model (default: shipped cd-small)
+
+Built-in tasks: d2po tasks. Reward definitions: docs/tasks.md.`,
   async run(argv) {
     let values;
     try {
@@ -60,6 +65,8 @@ options:
           output: { type: 'string' },
           'batch-size': { type: 'string', default: '32' },
           lenient: { type: 'boolean', default: false },
+          'cd-large': { type: 'string' },
+          'cd-small': { type: 'string' },
         },
       }));
     } catch (err) {
@@ -70,9 +77,13 @@ options:
     const batchSize = Number(values['batch-size']);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got '${values['batch-size']}'`);
     if (values.lenient && values.task !== 'math') throw new UsageError('--lenient applies to the math task only');
+    const cd = { largeDir: values['cd-large'], smallDir: values['cd-small'] };
+    if ((cd.largeDir || cd.smallDir) && values.task !== 'contrastive-distillation') {
+      throw new UsageError('--cd-large and --cd-small apply to the contrastive-distillation task only');
+    }
 
     // The task is user input too: an unknown name or a bad module is a usage error.
-    const task = await loadTask(values.task, { mathLenient: values.lenient }).catch((err: Error) => {
+    const task = await loadTask(values.task, { mathLenient: values.lenient, contrastiveDistillation: cd }).catch((err: Error) => {
       throw new UsageError(err.message);
     });
     let text: string;
