@@ -79,6 +79,8 @@ export class Tokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    // @huggingface/tokenizers throws on an empty list; an empty response (EOS at once) is ''.
+    if (ids.length === 0) return '';
     return this.hf.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
   }
 }
