@@ -3,6 +3,7 @@ import {
   dropout,
   manualSeed,
   noGrad,
+  scope,
   ones,
   randn,
   zeros,
@@ -208,9 +209,12 @@ export function assignParams(
 /** Detached copies with their own storage and no gradient (a frozen reference shares nothing). */
 export function cloneParams(params: Map<string, Tensor>): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
-  noGrad(() => {
-    for (const [name, p] of params) out.set(name, p.detach().clone().keep());
-  });
+  // the scope frees the intermediate detach() handles; the kept clones survive
+  scope(() =>
+    noGrad(() => {
+      for (const [name, p] of params) out.set(name, p.detach().clone().keep());
+    }),
+  );
   return out;
 }
 
