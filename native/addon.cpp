@@ -19,7 +19,10 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* h = new TensorHolder{std::move(t)};
   g_live++;
-  auto ext = Napi::External<TensorHolder>::New(env, h, [](Napi::Env, TensorHolder* p) {
+  // A basic (GC-time) finalizer: it touches no JS, so Node runs it during collection instead of
+  // queueing it for the event loop, which a synchronous training loop may not return to for
+  // thousands of steps (the queued holders grew RSS by ~7 KB per step).
+  auto ext = Napi::External<TensorHolder>::New(env, h, [](Napi::BasicEnv, TensorHolder* p) {
     if (p->t.defined()) g_live--;
     delete p;
   });
@@ -161,7 +164,12 @@ static Napi::Value requiresGrad(const Napi::CallbackInfo& info) {
 
 static Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
   return guard(info, "requiresGrad", [&]() -> Napi::Value {
-    toTensor(info[0], "tensor").set_requires_grad(toBool(info[1], "value"));
+    at::Tensor& t = toTensor(info[0], "tensor");
+    bool v = toBool(info[1], "value");
+    // As in PyTorch's Python API: a computed tensor's flag is owned by the graph.
+    if (!t.is_leaf())
+      throw std::runtime_error("you can only change requiresGrad of leaf tensors; use detach() for a non-differentiable copy");
+    t.set_requires_grad(v);
     return info.Env().Undefined();
   });
 }
