@@ -14,7 +14,7 @@ export async function tinyModelDir(seed = 1): Promise<string> {
   return dir;
 }
 
-/** Toy task: reward = how many of the letters e, t, a, o, i, n the response contains (0..6; ties are common). */
+/** Toy task: reward = how many of the letters w, x, y, z, q, j, k, v the response contains (0..8; ties are common). */
 export function toyTaskFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'd2po-toy-task-'));
   const file = join(dir, 'toy-task.mjs');
@@ -22,14 +22,14 @@ export function toyTaskFile(): string {
     file,
     `export default {
   name: 'toy-letters',
-  description: 'distinct letters of etaoin in the response',
+  description: 'distinct rare letters in the response',
   generation: { maxNewTokens: 12 },
   prompts(split) {
     const n = split === 'train' ? 40 : 6;
     return Array.from({ length: n }, (_, i) => 'The story of ' + (split === 'train' ? 'day ' : 'night ') + i + ' was');
   },
   reward(prompt, response) {
-    return [...'etaoin'].filter((ch) => response.includes(ch)).length;
+    return [...'wxyzqjkv'].filter((ch) => response.includes(ch)).length;
   },
 };
 `,

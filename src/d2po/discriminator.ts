@@ -113,6 +113,7 @@ export class RmDiscriminator implements Discriminator {
   }
 
   dispose(): void {
+    for (const o of this.optimizers) o.dispose();
     for (const rm of this.rms) rm.dispose();
   }
 }
@@ -156,6 +157,7 @@ export class DpoDiscriminator implements Discriminator {
   }
 
   dispose(): void {
+    this.trainer.dispose();
     this.model.dispose();
   }
 }
@@ -184,11 +186,13 @@ export class SelfDiscriminator implements Discriminator {
 
 /** Copies saved weights (Hugging Face names as the model writes them) into a live model. */
 export function copyInto(model: CausalLM, state: Map<string, Tensor>): void {
-  noGrad(() => {
-    for (const [name, p] of model.namedParameters()) {
-      const src = state.get(name);
-      if (!src) throw new Error(`saved weights lack ${name}`);
-      p.copy_(src);
-    }
-  });
+  scope(() =>
+    noGrad(() => {
+      for (const [name, p] of model.namedParameters()) {
+        const src = state.get(name);
+        if (!src) throw new Error(`saved weights lack ${name}`);
+        p.copy_(src);
+      }
+    }),
+  );
 }

@@ -157,6 +157,7 @@ class Run {
       if (c.init.warmPolicy && c.init.policyEpochs > 0) {
         const warm = new PreferenceTrainer(this.policy, this.ref, { ...this.trainer.opts, lr: c.init.policyLr });
         const s = warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm)));
+        warm.dispose();
         this.recordGoldUses(gold, 'policy', 0, c.init.policyEpochs);
         this.store.logMetrics(0, this.store.goldUsed(), { 'warm/policy_loss': s.loss, 'warm/policy_acc': s.accuracy });
       }
@@ -462,6 +463,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
       weightDecay: c.policy.weightDecay,
       maxGradNorm: c.policy.maxGradNorm,
     });
+    held.push(trainer);
     const d = c.discriminator;
     let disc: Discriminator | null = null;
     if (d.kind === 'rm' || d.kind === 'rm-ensemble') {

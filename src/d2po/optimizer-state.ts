@@ -1,11 +1,16 @@
 import { existsSync } from 'node:fs';
-import type { AdamW } from '../tensor/index.js';
+import { scope, type AdamW } from '../tensor/index.js';
 import { readSafetensorsFile, writeSafetensors } from '../model/index.js';
 
 /** Writes an AdamW state (moments as tensors, step count in the metadata) to a safetensors file. */
 export async function saveOptimizer(path: string, opt: AdamW): Promise<void> {
-  const s = opt.stateDict();
-  await writeSafetensors(path, s.tensors, { step: String(s.step), lr: String(opt.lr) });
+  // the scope frees the intermediate handles stateDict makes; its returned copies are ours to free
+  const s = scope(() => opt.stateDict());
+  try {
+    await writeSafetensors(path, s.tensors, { step: String(s.step), lr: String(opt.lr) });
+  } finally {
+    for (const t of Object.values(s.tensors)) t.dispose();
+  }
 }
 
 /** Restores a state written by saveOptimizer; throws when the file is missing. */
@@ -13,7 +18,7 @@ export async function loadOptimizer(path: string, opt: AdamW): Promise<void> {
   if (!existsSync(path)) throw new Error(`optimizer state ${path} not found`);
   const { tensors, metadata } = await readSafetensorsFile(path);
   try {
-    opt.loadStateDict({ step: Number(metadata.step ?? 0), tensors: Object.fromEntries(tensors) });
+    scope(() => opt.loadStateDict({ step: Number(metadata.step ?? 0), tensors: Object.fromEntries(tensors) }));
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -91,6 +91,11 @@ export class PreferenceTrainer {
     }
     return steps ? { loss: loss / steps, accuracy: accuracy / steps, margin: margin / steps, steps } : { loss: NaN, accuracy: NaN, margin: NaN, steps: 0 };
   }
+
+  /** Frees the optimizer state (the models belong to the caller). */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
 }
 
 /** Implicit rewards beta (log pi - log pi_ref) of each response, computed in chunks without grad. */

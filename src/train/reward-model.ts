@@ -1,4 +1,4 @@
-import { linear, noGrad, tensor, type Tensor } from '../tensor/index.js';
+import { linear, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM, PairBatch } from '../model/index.js';
 import { Rng } from '../util/rng.js';
 
@@ -92,14 +92,17 @@ export class RewardModel {
 
   /** Copies weights in from a state saved with namedParameters (every name must be present). */
   loadState(state: Map<string, Tensor>): void {
-    noGrad(() => {
-      for (const [name, p] of this.namedParameters()) {
-        const src = state.get(name);
-        if (!src) throw new Error(`reward model state lacks ${name}`);
-        if (src.shape.join() !== p.shape.join()) throw new Error(`reward model state: ${name} has shape [${src.shape}], expected [${p.shape}]`);
-        p.copy_(src);
-      }
-    });
+    // the scope frees the handles copy_ returns
+    scope(() =>
+      noGrad(() => {
+        for (const [name, p] of this.namedParameters()) {
+          const src = state.get(name);
+          if (!src) throw new Error(`reward model state lacks ${name}`);
+          if (src.shape.join() !== p.shape.join()) throw new Error(`reward model state: ${name} has shape [${src.shape}], expected [${p.shape}]`);
+          p.copy_(src);
+        }
+      }),
+    );
   }
 
   train(on = true): void {

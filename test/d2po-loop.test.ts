@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { liveTensorCount } from '../src/tensor/index.js';
+import { loadTask } from '../src/tasks/registry.js';
+import { RewardFunctionGold } from '../src/gold/index.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import { runLoop } from '../src/d2po/loop.js';
+import { RunStore } from '../src/store/run-store.js';
+import { summarizeRun } from '../src/store/run-summary.js';
+import type { Method } from '../src/d2po/config.js';
+import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+
+const model = await tinyModelDir();
+const taskFile = toyTaskFile();
+const task = await loadTask(taskFile);
+
+/** P = 20: 8 initial + 2 rounds of 6, over 4 steps of 4 prompts (the offline methods put all 20 in D_0). */
+function config(method: Method, out: string) {
+  return resolveConfig({
+    method,
+    task: taskFile,
+    model,
+    out,
+    seed: 5,
+    budget: { gold: 20, ...(method === 'dpo' || method.includes('static') ? {} : { initial: 8, rounds: 2 }), steps: method === 'dpo' ? 0 : 4 },
+    rollout: { batchSize: 4 },
+    policy: { batchSize: 8, goldEpochs: 1 },
+    init: { policyEpochs: 1, discriminatorEpochs: 1 },
+    discriminator: { epochs: 1, batchSize: 8 },
+    eval: { every: 0, prompts: 3, accuracyPairs: 3 },
+    checkpoint: { every: 2 },
+  });
+}
+
+const DPO_FAMILY: Method[] = ['dpo', 'opo-static-rm', 'opo-gold', 'd2po', 'd2po-dpo-discrim', 'd2po-self'];
+
+for (const method of DPO_FAMILY) {
+  test(`${method} runs end to end with exact gold accounting`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+    const dir = join(root, 'run');
+    const c = config(method, dir);
+    const before = liveTensorCount();
+    const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+    assert.equal(liveTensorCount(), before, 'every tensor of the run is freed');
+    assert.equal(res.goldUsed, 20);
+    const s = RunStore.open(dir);
+    const ledger = s.ledger();
+    assert.equal(ledger.length, 20, 'ledger holds exactly P labels');
+    assert.ok(ledger.every((e) => e.answeredAt !== null && e.attempts === 1), 'each bought once');
+    assert.equal(s.countLabels('gold'), 20);
+    const gold = new Map(s.goldLabels().map((g) => [g.pair.id, g.preference]));
+    // every gold use trains with the gold order, ties train nothing
+    for (const u of s.uses({ source: 'gold' })) {
+      assert.equal(u.chosen, gold.get(u.pairId), `gold use of ${u.pairId}`);
+    }
+    // gold order wins over silver order for gold pairs that had a silver label
+    for (const [id, pref] of gold) {
+      const labels = s.labelsOf(id);
+      if (pref === 'tie') assert.equal(s.uses().filter((u) => u.pairId === id && u.source === 'gold').length, 0);
+      if (labels.some((l) => l.source === 'silver')) {
+        const goldUses = s.uses({ target: 'policy', source: 'gold' }).filter((u) => u.pairId === id);
+        if (pref !== 'tie' && c.policy.goldEpochs > 0) assert.ok(goldUses.length > 0 && goldUses.every((u) => u.chosen === pref));
+      }
+    }
+    if (method === 'd2po' || method === 'd2po-dpo-discrim' || method === 'opo-static-rm') {
+      assert.equal(s.uses({ target: 'discriminator', source: 'silver' }).length, 0, 'no silver label trains the discriminator');
+      assert.ok(s.uses({ target: 'discriminator', source: 'gold' }).length > 0);
+    }
+    if (method === 'd2po-self') assert.ok(s.uses({ target: 'discriminator', source: 'silver' }).length > 0);
+    if (method === 'opo-gold') assert.equal(s.countLabels('silver'), 0, 'OPO-gold uses no silver');
+    const rewards = s.metrics('eval/reward');
+    assert.equal(rewards[0].step, 0);
+    assert.equal(rewards.at(-1)!.step, res.steps);
+    const ck = s.checkpoints();
+    assert.equal(ck.at(-1)!.step, res.steps);
+    assert.ok(existsSync(join(dir, ck.at(-1)!.path, 'policy', 'model.safetensors')));
+    s.close();
+    const sum = summarizeRun(dir);
+    assert.equal(sum.status, 'done');
+    assert.equal(sum.gold_used, 20);
+    assert.equal(sum.step, res.steps);
+    rmSync(root, { recursive: true });
+  });
+}
+
+test('a finished run cannot be started twice in the same folder', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const dir = join(root, 'run');
+  await runLoop(config('dpo', dir), { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  await assert.rejects(runLoop(config('dpo', dir), { dir, task, gold: new RewardFunctionGold(task), progress: false }), /already holds a run/);
+  await assert.rejects(runLoop(null, { dir, resume: true, task, gold: new RewardFunctionGold(task), progress: false }), /already done/);
+  rmSync(root, { recursive: true });
+});
