@@ -13,20 +13,19 @@ export function chooseOpenblasCoretype(cpuinfo: string): string | undefined {
   return undefined;
 }
 
-/** Sets OPENBLAS_CORETYPE for this process when unset; returns the value in effect. */
-export function configureBlasEnv(): string | undefined {
-  if (process.env.OPENBLAS_CORETYPE || process.platform !== 'linux' || process.arch !== 'x64') {
-    return process.env.OPENBLAS_CORETYPE;
-  }
+/** Sets OPENBLAS_CORETYPE for this process when unset; returns the value in effect and whether d2po chose it. */
+export function configureBlasEnv(): { coretype?: string; chosen: boolean } {
+  const given = process.env.OPENBLAS_CORETYPE;
+  if (given || process.platform !== 'linux' || process.arch !== 'x64') return { coretype: given, chosen: false };
   let cpuinfo = '';
   try {
     cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   } catch {
-    return undefined;
+    return { chosen: false };
   }
-  const core = chooseOpenblasCoretype(cpuinfo);
-  if (core) process.env.OPENBLAS_CORETYPE = core;
-  return core;
+  const coretype = chooseOpenblasCoretype(cpuinfo);
+  if (coretype) process.env.OPENBLAS_CORETYPE = coretype;
+  return { coretype, chosen: coretype !== undefined };
 }
 
 /** Which BLAS library the process has actually mapped (after the addon loaded). */

@@ -1,6 +1,6 @@
 import { loadedBlas } from './blas-env.js';
 import { dtypeCode } from './dtype.js';
-import { N, openblasCoretype } from './native.js';
+import { blasEnv, N } from './native.js';
 
 /** Runs fn with autograd recording off (synchronous fn only: grad mode is per thread, not per promise). */
 export function noGrad<T>(fn: () => T): T {
@@ -68,7 +68,10 @@ export interface BackendInfo {
   /** ATen's intra-op parallel backend, e.g. "OpenMP". */
   parallel: string;
   cuda: boolean;
+  /** OPENBLAS_CORETYPE in effect (d2po sets it from the CPU flags when unset). */
   openblasCoretype?: string;
+  /** True when d2po chose openblasCoretype (the environment did not set it). */
+  openblasCoretypeChosen: boolean;
 }
 
 export function backendInfo(): BackendInfo {
@@ -79,6 +82,7 @@ export function backendInfo(): BackendInfo {
     threads: N.getNumThreads(),
     parallel: /ATen parallel backend: (.*)/.exec(b.parallel)?.[1] ?? 'unknown',
     cuda: N.cudaAvailable(),
-    ...(openblasCoretype ? { openblasCoretype } : {}),
+    openblasCoretypeChosen: blasEnv.chosen,
+    ...(blasEnv.coretype ? { openblasCoretype: blasEnv.coretype } : {}),
   };
 }

@@ -42,7 +42,8 @@ export interface Native {
   ops: Record<string, OpFn>;
 }
 
-const openblasCoretype = configureBlasEnv();
+/** OPENBLAS_CORETYPE in effect, and whether d2po chose it (the user had not set it). */
+export const blasEnv = configureBlasEnv();
 
 function load(): Native {
   const path = fileURLToPath(new URL('../../build/Release/d2po.node', import.meta.url));
@@ -57,7 +58,6 @@ function load(): Native {
 
 export const N: Native = load();
 export const ops = N.ops;
-export { openblasCoretype };
 
 // libtorch may start with fewer intra-op threads than cores (it saw 1 here); use every core
 // unless the user chose through OMP_NUM_THREADS.

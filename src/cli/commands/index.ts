@@ -7,6 +7,7 @@ import { score } from './score.js';
 import { sample } from './sample.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
+import { doctor } from './doctor.js';
 
 // One line per subcommand; each lives in its own file beside this one.
 export const commands: Command[] = [
@@ -18,4 +19,5 @@ export const commands: Command[] = [
   sample,
   run,
   runs,
+  doctor,
 ];
