@@ -169,7 +169,9 @@ test('save/load round trip: HF names with prefixes, same log-probs; frozen copy 
   const { model } = await loadModel(join(FIX, 'gpt2'));
   const dir = await mkdtemp(join(tmpdir(), 'd2po-model-'));
   await saveModel(dir, model);
-  const names = [...(await readSafetensors(join(dir, 'model.safetensors'))).keys()];
+  const written = await readSafetensors(join(dir, 'model.safetensors'));
+  const names = [...written.keys()];
+  written.forEach((t) => t.dispose());
   assert.ok(names.includes('transformer.h.0.attn.c_attn.weight'));
   assert.ok(!names.some((n) => /\.attn\.(bias|masked_bias)$/.test(n) || n === 'lm_head.weight'), 'buffers and the tied head are not written');
   const again = (await loadModel(dir)).model;

@@ -1,5 +1,6 @@
 import {
   arange,
+  cat,
   dropout,
   manualSeed,
   noGrad,
@@ -23,9 +24,14 @@ export interface ForwardOutput {
   hidden: Tensor;
 }
 
-/** Keys and values of past positions, one [B, H, maxLength, headDim] buffer per layer, filled up to `length`. */
+/**
+ * Keys and values of past positions, one [B, H, maxLength, headDim] buffer per layer, filled up to
+ * `length`. Attention always runs over the whole buffer (the bias masks what is not filled yet), so
+ * each decoding step needs no slicing of the cache; `keysT` are kept transposed views of `keys`.
+ */
 export interface KVCache {
   keys: Tensor[];
+  keysT: Tensor[];
   values: Tensor[];
   length: number;
   readonly maxLength: number;
@@ -36,6 +42,13 @@ export interface ForwardOptions {
   attentionMask?: Tensor;
   /** appends this call's keys and values and attends over the cached ones too */
   cache?: KVCache;
+  /**
+   * Precomputed instead of derived from attentionMask (a sampling loop builds them from its own
+   * bookkeeping): positions [B, T] int64, and the additive bias [B or 1, 1, T, S] (0 = attend,
+   * -1e9 = not) with S = cache.maxLength when a cache is given, else T. Give both or neither.
+   */
+  positions?: Tensor;
+  attentionBias?: Tensor;
 }
 
 export interface CausalLM {
@@ -92,28 +105,38 @@ export interface AttentionInputs {
 }
 
 /**
- * Causal mask, padding mask and positions for T new tokens after `past` cached ones. Positions
- * count real tokens only (HF's cumsum - 1), so left-padded prompts get the same positions as
- * unpadded ones; padding positions are clamped to 0 and never attended to by real tokens.
+ * Causal mask, padding mask and positions for T new tokens after `past` cached ones, over key
+ * columns [0, S) (S = the cache's maxLength, or T without a cache). Positions count real tokens only
+ * (HF's cumsum - 1), so left-padded prompts get the same positions as unpadded ones; padding
+ * positions are clamped to 0 and never attended to by real tokens.
  */
-export function attentionInputs(T: number, past: number, device: Device, attentionMask?: Tensor): AttentionInputs {
-  const S = past + T;
+export function attentionInputs(T: number, past: number, device: Device, attentionMask?: Tensor, cacheLength?: number): AttentionInputs {
+  const S = cacheLength ?? T;
+  const filled = past + T;
   // -1e9 rather than -inf: a left-padding query that may attend to nothing gets a uniform row, not NaN.
+  // tril(past) allows key j for query i when j <= past + i, which also excludes unfilled cache columns.
   const causal = ones([T, S], { device }).tril(past);
   if (attentionMask === undefined) {
     const bias = causal.sub(1).mul(1e9).view([1, 1, T, S]);
-    const positions = arange(past, S, 1, { device, dtype: 'int64' }).view([1, T]);
+    const positions = arange(past, filled, 1, { device, dtype: 'int64' }).view([1, T]);
     return { bias, positions };
   }
   const [B, M] = attentionMask.shape;
-  if (attentionMask.shape.length !== 2 || M !== S) {
-    throw new Error(`attentionMask has shape [${attentionMask.shape}] but ${S} = ${past} cached + ${T} new positions were expected`);
+  if (attentionMask.shape.length !== 2 || M !== filled) {
+    throw new Error(`attentionMask has shape [${attentionMask.shape}] but ${filled} = ${past} cached + ${T} new positions were expected`);
   }
-  const keyMask = attentionMask.to('float32');
-  const allowed = causal.view([1, 1, T, S]).mul(keyMask.view([B, 1, 1, S]));
-  const bias = allowed.sub(1).mul(1e9);
+  let keyMask = attentionMask.to('float32');
   const positions = keyMask.cumsum(1).sub(1).clamp(0).narrow(1, past, T).to('int64');
+  if (S > filled) keyMask = cat([keyMask, zeros([B, S - filled], { device })], 1);
+  const bias = causal.view([1, 1, T, S]).mul(keyMask.view([B, 1, 1, S])).sub(1).mul(1e9);
   return { bias, positions };
+}
+
+/** opts.positions/attentionBias when given, else derived from the mask (see attentionInputs). */
+export function resolveAttention(opts: ForwardOptions, T: number, device: Device): AttentionInputs {
+  if (opts.positions && opts.attentionBias) return { positions: opts.positions, bias: opts.attentionBias };
+  if (opts.positions || opts.attentionBias) throw new Error('forward: give both positions and attentionBias, or neither');
+  return attentionInputs(T, opts.cache?.length ?? 0, device, opts.attentionMask, opts.cache?.maxLength);
 }
 
 /** [B, T, H*hd] -> [B, H, T, hd] */
@@ -130,8 +153,8 @@ export function mergeHeads(y: Tensor): Tensor {
 
 /**
  * softmax(q k^T + bias) v for q [B,H,T,hd] already scaled by 1/sqrt(hd); k, v [B,H,T,hd] of the new
- * tokens. With a cache, k and v are written at the cache's current length and attention covers all
- * cached positions (the caller advances cache.length once every layer has run).
+ * tokens. With a cache, k and v are written at the cache's current length and attention covers the
+ * whole cache buffer (the caller advances cache.length once every layer has run).
  */
 export function attend(
   q: Tensor,
@@ -143,29 +166,31 @@ export function attend(
   attnDropout: number,
   training: boolean,
 ): Tensor {
-  let keys = k;
+  let keysT: Tensor;
   let values = v;
   if (cache) {
     const T = k.shape[2];
-    const S = cache.length + T;
-    if (S > cache.maxLength) throw new Error(`KV cache full: ${S} positions needed, ${cache.maxLength} allocated`);
+    if (cache.length + T > cache.maxLength) throw new Error(`KV cache full: ${cache.length + T} positions needed, ${cache.maxLength} allocated`);
     cache.keys[layer].narrow(2, cache.length, T).copy_(k);
     cache.values[layer].narrow(2, cache.length, T).copy_(v);
-    keys = cache.keys[layer].narrow(2, 0, S);
-    values = cache.values[layer].narrow(2, 0, S);
+    keysT = cache.keysT[layer];
+    values = cache.values[layer];
+  } else {
+    keysT = k.transpose(2, 3);
   }
-  let att = q.matmul(keys.transpose(2, 3)).add(bias).softmax(3);
+  let att = q.matmul(keysT).add(bias).softmax(3);
   if (training && attnDropout > 0) att = dropout(att, attnDropout, true);
   return att.matmul(values);
 }
 
 export function makeCache(nLayer: number, batch: number, nHead: number, maxLength: number, headDim: number, device: Device): KVCache {
   const alloc = () => Array.from({ length: nLayer }, () => zeros([batch, nHead, maxLength, headDim], { device }).keep());
-  return { keys: alloc(), values: alloc(), length: 0, maxLength };
+  const keys = alloc();
+  return { keys, keysT: keys.map((k) => k.transpose(2, 3).keep()), values: alloc(), length: 0, maxLength };
 }
 
 export function disposeCache(cache: KVCache): void {
-  for (const t of [...cache.keys, ...cache.values]) t.dispose();
+  for (const t of [...cache.keysT, ...cache.keys, ...cache.values]) t.dispose();
 }
 
 /** Dropout that costs nothing when off. */

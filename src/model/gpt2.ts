@@ -2,13 +2,12 @@ import { embedding, layerNorm, linear, type Device, type Tensor } from '../tenso
 import type { Gpt2Config } from './config.js';
 import {
   attend,
-  attentionInputs,
   cloneParams,
   DecoderModel,
   makeCache,
   maybeDropout,
   mergeHeads,
-  splitHeads,
+  resolveAttention,
   type ForwardOptions,
   type ForwardOutput,
   type KVCache,
@@ -93,8 +92,8 @@ export class Gpt2 extends DecoderModel {
     const cache = opts.cache;
     const past = cache?.length ?? 0;
     this.checkInput(inputIds, past);
-    const T = inputIds.shape[1];
-    const { bias, positions } = attentionInputs(T, past, this.device, opts.attentionMask);
+    const [B, T] = inputIds.shape;
+    const { bias, positions } = resolveAttention(opts, T, this.device);
     const eps = c.layer_norm_epsilon;
     const D = c.n_embd;
     const scale = c.scale_attn_weights ? 1 / Math.sqrt(this.headDim) : 1;
@@ -105,9 +104,9 @@ export class Gpt2 extends DecoderModel {
       const h = `transformer.h.${i}.`;
       const a = layerNorm(x, [D], this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias'), eps);
       const qkv = conv1d(a, this.p(h + 'attn.c_attn.weight'), this.p(h + 'attn.c_attn.bias'));
-      const q = splitHeads(qkv.narrow(2, 0, D), c.n_head).mul(scale);
-      const k = splitHeads(qkv.narrow(2, D, D), c.n_head);
-      const v = splitHeads(qkv.narrow(2, 2 * D, D), c.n_head);
+      // [B,T,3D] -> 3 x [B,H,T,hd] in three view ops
+      const [q0, k, v] = qkv.view([B, T, 3, c.n_head, this.headDim]).permute([2, 0, 3, 1, 4]).unbind(0);
+      const q = q0.mul(scale);
       const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attn_pdrop, this.isTraining));
       const proj = conv1d(y, this.p(h + 'attn.c_proj.weight'), this.p(h + 'attn.c_proj.bias'));
       x = x.add(maybeDropout(proj, c.resid_pdrop, this.isTraining));

@@ -2,12 +2,12 @@ import { embedding, layerNorm, linear, type Device, type Tensor } from '../tenso
 import type { OptConfig } from './config.js';
 import {
   attend,
-  attentionInputs,
   cloneParams,
   DecoderModel,
   makeCache,
   maybeDropout,
   mergeHeads,
+  resolveAttention,
   splitHeads,
   type ForwardOptions,
   type ForwardOutput,
@@ -97,7 +97,7 @@ export class Opt extends DecoderModel {
     const past = cache?.length ?? 0;
     this.checkInput(inputIds, past);
     const T = inputIds.shape[1];
-    const { bias, positions } = attentionInputs(T, past, this.device, opts.attentionMask);
+    const { bias, positions } = resolveAttention(opts, T, this.device);
     const D = c.hidden_size;
     const H = c.num_attention_heads;
     const pre = c.do_layer_norm_before;

@@ -80,18 +80,30 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
   if (opts.seed !== undefined) manualSeed(opts.seed);
   const device = model.device;
   const maxLen = P + opts.maxNewTokens;
-  const maskData = new BigInt64Array(R * maxLen);
   const ids = new BigInt64Array(R * P);
+  const promptMask = new BigInt64Array(R * P);
+  // Decoding steps get their attention bias over the whole cache ([R, 1, 1, maxLen]: 0 for real
+  // tokens, -1e9 for left padding and for columns not generated yet) and their positions from here:
+  // two small copies per token instead of a dozen tensor ops.
+  const bias = new Float32Array(R * maxLen).fill(-1e9);
   rows.forEach((p, r) => {
     const pad = P - p.length; // left padding keeps every row's last prompt token at the same column
-    p.forEach((t, j) => (ids[r * P + pad + j] = BigInt(t)));
-    for (let j = pad; j < P; j++) maskData[r * maxLen + j] = 1n;
+    p.forEach((t, j) => {
+      ids[r * P + pad + j] = BigInt(t);
+      promptMask[r * P + pad + j] = 1n;
+      bias[r * maxLen + pad + j] = 0;
+    });
   });
-  // attention mask of the first `len` columns
-  const maskOf = (len: number) => {
-    const m = new BigInt64Array(R * len);
-    for (let r = 0; r < R; r++) m.set(maskData.subarray(r * maxLen, r * maxLen + len), r * len);
-    return tensor(m, { shape: [R, len], dtype: 'int64', device });
+  const stepInputs = (step: number) => {
+    const pos = new BigInt64Array(R);
+    for (let r = 0; r < R; r++) {
+      bias[r * maxLen + P + step - 1] = 0; // the token fed at this step
+      pos[r] = BigInt(rows[r].length + step - 1);
+    }
+    return {
+      attentionBias: tensor(bias, { shape: [R, 1, 1, maxLen], dtype: 'float32', device }),
+      positions: tensor(pos, { shape: [R, 1], dtype: 'int64', device }),
+    };
   };
   const done = new Array<boolean>(R).fill(false);
   const cache = model.createCache(R, maxLen);
@@ -106,13 +118,18 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
       let next: number[] = [];
       for (let step = 0; step < opts.maxNewTokens; step++) {
         next = scope(() => {
-          const input = step === 0 ? tensor(ids, { shape: [R, P], dtype: 'int64', device }) : tensor(next, { shape: [R, 1], dtype: 'int64', device });
-          const { logits } = model.forward(input, { attentionMask: maskOf(P + step), cache });
-          const last = logits.select(1, logits.shape[1] - 1).to('float32');
+          const { logits } =
+            step === 0
+              ? model.forward(tensor(ids, { shape: [R, P], dtype: 'int64', device }), {
+                  attentionMask: tensor(promptMask, { shape: [R, P], dtype: 'int64', device }),
+                  cache,
+                })
+              : model.forward(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
+          let last = logits.select(1, logits.shape[1] - 1);
+          if (last.dtype !== 'float32') last = last.to('float32');
           return pick(last, o, step < min ? eosMask : null).toArray();
         });
         for (let r = 0; r < R; r++) {
-          maskData[r * maxLen + P + step] = 1n;
           if (done[r]) continue;
           out[r].push(next[r]);
           if (next[r] === eosId) done[r] = true;
