@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { UsageError, type Command } from '../command.js';
 import { readPretrainConfig } from '../../train/pretrain-config.js';
 
-const help = `usage: d2po pretrain --config FILE [--out DIR] [--steps N]
-       d2po pretrain --resume DIR
+const help = `usage: d2po pretrain --config FILE [--out DIR] [--steps N] [--threads N]
+       d2po pretrain --resume DIR [--threads N]
 
 Pretrain a GPT-2-architecture language model from scratch on a corpus (default: the Brown corpus),
 with a progress bar (loss, lr, tokens/s, ETA), held-out perplexity on the dev and test splits, and
@@ -25,6 +25,7 @@ options:
                     [seed = 0], [evalEvery = 0], [evalTokens = 32768], [checkpointEvery = 0], out
   --out DIR       override the config's output folder (relative to the current folder)
   --steps N       override the config's number of steps
+  --threads N     libtorch CPU threads (default: the engine's; 1 is faster on a busy machine)
   --resume DIR    continue an interrupted run from its checkpoint (OUT or OUT/checkpoint); the
                   config stored in the checkpoint is used
 
@@ -44,6 +45,7 @@ export const pretrainCommand: Command = {
           out: { type: 'string' },
           steps: { type: 'string' },
           resume: { type: 'string' },
+          threads: { type: 'string' },
         },
         strict: true,
         allowPositionals: false,
@@ -67,6 +69,11 @@ export const pretrainCommand: Command = {
         config = { ...config, steps: n };
       }
     }
+    let threads: number | undefined;
+    if (values.threads !== undefined) {
+      threads = Number(values.threads);
+      if (!Number.isInteger(threads) || threads <= 0) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+    }
     let interrupted = false;
     const onSigint = () => {
       if (interrupted) process.exit(130);
@@ -77,6 +84,7 @@ export const pretrainCommand: Command = {
     try {
       // Loaded here so that the CLI starts without the native engine for other commands.
       const { pretrain } = await import('../../train/pretrain.js');
+      if (threads !== undefined) (await import('../../tensor/index.js')).setNumThreads(threads);
       const r = await pretrain(config, { resume: values.resume, shouldStop: () => interrupted });
       if (!r.completed) return 130;
       console.log(
