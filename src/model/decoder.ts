@@ -56,6 +56,10 @@ export interface CausalLM {
   readonly contextLength: number;
   readonly hiddenSize: number;
   forward(inputIds: Tensor, opts?: ForwardOptions): ForwardOutput;
+  /** forward without the LM head: the last hidden state [B, T, hiddenSize] (for scalar heads, or to apply lmHead to a few positions) */
+  hiddenStates(inputIds: Tensor, opts?: ForwardOptions): Tensor;
+  /** the (tied) LM head: [..., hiddenSize] -> [..., V] */
+  lmHead(hidden: Tensor): Tensor;
   namedParameters(): [string, Tensor][];
   parameters(): Tensor[];
   train(on?: boolean): void;
@@ -256,7 +260,13 @@ export abstract class DecoderModel implements CausalLM {
     readonly device: Device,
   ) {}
 
-  abstract forward(inputIds: Tensor, opts?: ForwardOptions): ForwardOutput;
+  abstract hiddenStates(inputIds: Tensor, opts?: ForwardOptions): Tensor;
+  abstract lmHead(hidden: Tensor): Tensor;
+
+  forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+    const hidden = this.hiddenStates(inputIds, opts);
+    return { hidden, logits: this.lmHead(hidden) };
+  }
   abstract frozenCopy(): CausalLM;
   abstract createCache(batch: number, maxLength: number): KVCache;
 

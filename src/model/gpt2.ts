@@ -9,7 +9,6 @@ import {
   mergeHeads,
   resolveAttention,
   type ForwardOptions,
-  type ForwardOutput,
   type KVCache,
   type ParamSpec,
 } from './decoder.js';
@@ -87,7 +86,7 @@ export class Gpt2 extends DecoderModel {
     this.headDim = config.n_embd / config.n_head;
   }
 
-  forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+  hiddenStates(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
     const c = this.config;
     const cache = opts.cache;
     const past = cache?.length ?? 0;
@@ -97,8 +96,7 @@ export class Gpt2 extends DecoderModel {
     const eps = c.layer_norm_epsilon;
     const D = c.n_embd;
     const scale = c.scale_attn_weights ? 1 / Math.sqrt(this.headDim) : 1;
-    const wte = this.p('transformer.wte.weight');
-    let x = embedding(wte, inputIds).add(embedding(this.p('transformer.wpe.weight'), positions));
+    let x = embedding(this.p('transformer.wte.weight'), inputIds).add(embedding(this.p('transformer.wpe.weight'), positions));
     x = maybeDropout(x, c.embd_pdrop, this.isTraining);
     for (let i = 0; i < c.n_layer; i++) {
       const h = `transformer.h.${i}.`;
@@ -116,9 +114,11 @@ export class Gpt2 extends DecoderModel {
       x = x.add(maybeDropout(out, c.resid_pdrop, this.isTraining));
     }
     if (cache) cache.length += T;
-    const hidden = layerNorm(x, [D], this.p('transformer.ln_f.weight'), this.p('transformer.ln_f.bias'), eps);
-    const logits = linear(hidden, c.tie_word_embeddings ? wte : this.p('lm_head.weight'));
-    return { logits, hidden };
+    return layerNorm(x, [D], this.p('transformer.ln_f.weight'), this.p('transformer.ln_f.bias'), eps);
+  }
+
+  lmHead(hidden: Tensor): Tensor {
+    return linear(hidden, this.config.tie_word_embeddings ? this.p('transformer.wte.weight') : this.p('lm_head.weight'));
   }
 
   createCache(batch: number, maxLength: number): KVCache {

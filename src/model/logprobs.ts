@@ -20,7 +20,8 @@ const IGNORE = -100;
 /**
  * Per-token log-probs of each response given its prompt, in one batched forward pass. Sequences
  * are prompt + response, right-padded (so positions equal the unpadded ones); padding is masked
- * out of attention and out of the results. Differentiable when the model's weights require grad.
+ * out of attention and out of the results. The LM head and the softmax run only at the positions
+ * that predict a response token. Differentiable when the model's weights require grad.
  */
 export function responseLogprobs(model: CausalLM, batch: PairBatch): ResponseLogprobs {
   const { promptIds, responseIds } = batch;
@@ -30,6 +31,7 @@ export function responseLogprobs(model: CausalLM, batch: PairBatch): ResponseLog
   }
   let L = 0;
   let R = 0;
+  let padded = false;
   for (let b = 0; b < B; b++) {
     const p = promptIds[b].length;
     const r = responseIds[b].length;
@@ -37,14 +39,15 @@ export function responseLogprobs(model: CausalLM, batch: PairBatch): ResponseLog
     if (p + r > model.contextLength) {
       throw new Error(`responseLogprobs: pair ${b} has ${p} prompt + ${r} response = ${p + r} tokens, longer than the model's context of ${model.contextLength}`);
     }
+    if (b > 0 && p + r !== L) padded = true;
     L = Math.max(L, p + r);
     R = Math.max(R, r);
   }
   const ids = new BigInt64Array(B * L);
   const attn = new BigInt64Array(B * L);
-  // target at position t is the token at t+1 when that token belongs to the response
-  const targets = new BigInt64Array(B * (L - 1)).fill(BigInt(IGNORE));
-  const gatherIdx = new BigInt64Array(B * R);
+  // row b, response token j is predicted by the hidden state at flat position b*L + p_b - 1 + j
+  const rows = new BigInt64Array(B * R);
+  const targets = new BigInt64Array(B * R).fill(BigInt(IGNORE));
   const mask = new Float32Array(B * R);
   for (let b = 0; b < B; b++) {
     const seq = [...promptIds[b], ...responseIds[b]];
@@ -52,33 +55,28 @@ export function responseLogprobs(model: CausalLM, batch: PairBatch): ResponseLog
     for (let t = 0; t < seq.length; t++) {
       ids[b * L + t] = BigInt(seq[t]);
       attn[b * L + t] = 1n;
-      if (t >= p) targets[b * (L - 1) + t - 1] = BigInt(seq[t]);
     }
-    for (let j = 0; j < responseIds[b].length; j++) {
-      gatherIdx[b * R + j] = BigInt(p - 1 + j);
+    for (let j = 0; j < R; j++) rows[b * R + j] = BigInt(b * L + Math.min(p - 1 + j, L - 1));
+    responseIds[b].forEach((tok, j) => {
+      targets[b * R + j] = BigInt(tok);
       mask[b * R + j] = 1;
-    }
+    });
   }
   const device = model.device;
-  const input = tensor(ids, { shape: [B, L], dtype: 'int64', device });
-  const attentionMask = tensor(attn, { shape: [B, L], dtype: 'int64', device });
   const maskT = tensor(mask, { shape: [B, R], dtype: 'float32', device });
-  if (R === 0 || L < 2) {
-    const zerosBR = maskT.mul(0);
-    return { tokenLogprobs: zerosBR, mask: maskT, sum: zerosBR.sum([1]) };
+  if (R === 0) {
+    const none = maskT.mul(0);
+    return { tokenLogprobs: none, mask: maskT, sum: none.sum([1]) };
   }
-  const { logits } = model.forward(input, { attentionMask });
-  const V = logits.shape[2];
-  const target = tensor(targets, { shape: [B * (L - 1)], dtype: 'int64', device });
-  // cross-entropy fuses log-softmax and the gather; ignored positions come back as 0
-  // (in float32 even under bf16 autocast: log-probs feed losses and rewards)
-  const perPosition = crossEntropy(logits.narrow(1, 0, L - 1).reshape([B * (L - 1), V]).to('float32'), target, {
-    ignoreIndex: IGNORE,
-    reduction: 'none',
-  })
-    .neg()
-    .view([B, L - 1]);
-  const index = tensor(gatherIdx, { shape: [B, R], dtype: 'int64', device });
-  const tokenLogprobs = perPosition.gather(1, index).mul(maskT);
-  return { tokenLogprobs, mask: maskT, sum: perPosition.sum([1]) };
+  const input = tensor(ids, { shape: [B, L], dtype: 'int64', device });
+  const attentionMask = padded ? tensor(attn, { shape: [B, L], dtype: 'int64', device }) : undefined;
+  const hidden = model.hiddenStates(input, { attentionMask });
+  const D = hidden.shape[2];
+  const at = hidden.reshape([B * L, D]).indexSelect(0, tensor(rows, { shape: [B * R], dtype: 'int64', device }));
+  // float32 even under bf16 autocast (log-probs feed losses and rewards); cross-entropy fuses
+  // log-softmax and the gather, and padding targets come back as 0
+  const logits = model.lmHead(at).to('float32');
+  const target = tensor(targets, { shape: [B * R], dtype: 'int64', device });
+  const tokenLogprobs = crossEntropy(logits, target, { ignoreIndex: IGNORE, reduction: 'none' }).neg().view([B, R]);
+  return { tokenLogprobs, mask: maskT, sum: tokenLogprobs.sum([1]) };
 }

@@ -10,7 +10,6 @@ import {
   resolveAttention,
   splitHeads,
   type ForwardOptions,
-  type ForwardOutput,
   type KVCache,
   type ParamSpec,
 } from './decoder.js';
@@ -91,7 +90,7 @@ export class Opt extends DecoderModel {
     this.headDim = config.hidden_size / config.num_attention_heads;
   }
 
-  forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+  hiddenStates(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
     const c = this.config;
     const cache = opts.cache;
     const past = cache?.length ?? 0;
@@ -104,8 +103,7 @@ export class Opt extends DecoderModel {
     const d = 'model.decoder.';
     const lin = (x: Tensor, n: string) => linear(x, this.p(n + '.weight'), this.p(n + '.bias'));
     const ln = (x: Tensor, n: string) => layerNorm(x, [D], this.p(n + '.weight'), this.p(n + '.bias'), LN_EPS);
-    const wte = this.p(d + 'embed_tokens.weight');
-    let x = embedding(wte, inputIds);
+    let x = embedding(this.p(d + 'embed_tokens.weight'), inputIds);
     if (this.params.has(d + 'project_in.weight')) x = linear(x, this.p(d + 'project_in.weight'));
     x = x.add(embedding(this.p(d + 'embed_positions.weight'), positions.add(POSITION_OFFSET)));
     x = maybeDropout(x, c.dropout, this.isTraining);
@@ -126,9 +124,11 @@ export class Opt extends DecoderModel {
     }
     if (cache) cache.length += T;
     if (hasFinalNorm(c)) x = ln(x, d + 'final_layer_norm');
-    const hidden = this.params.has(d + 'project_out.weight') ? linear(x, this.p(d + 'project_out.weight')) : x;
-    const logits = linear(hidden, c.tie_word_embeddings ? wte : this.p('lm_head.weight'));
-    return { logits, hidden };
+    return this.params.has(d + 'project_out.weight') ? linear(x, this.p(d + 'project_out.weight')) : x;
+  }
+
+  lmHead(hidden: Tensor): Tensor {
+    return linear(hidden, this.config.tie_word_embeddings ? this.p('model.decoder.embed_tokens.weight') : this.p('lm_head.weight'));
   }
 
   createCache(batch: number, maxLength: number): KVCache {
