@@ -27,7 +27,7 @@ function config(method: Method, out: string) {
     seed: 5,
     budget: { gold: 20, ...(method === 'dpo' || method.includes('static') ? {} : { initial: 8, rounds: 2 }), steps: method === 'dpo' ? 0 : 4 },
     rollout: { batchSize: 4 },
-    policy: { batchSize: 8, goldEpochs: 1 },
+    policy: { batchSize: 8, goldEpochs: method.includes('ppo') ? 0 : 1 },
     init: { policyEpochs: 1, discriminatorEpochs: 1 },
     discriminator: { epochs: 1, batchSize: 8 },
     eval: { every: 0, prompts: 3, accuracyPairs: 3 },
@@ -35,9 +35,9 @@ function config(method: Method, out: string) {
   });
 }
 
-const DPO_FAMILY: Method[] = ['dpo', 'opo-static-rm', 'opo-gold', 'd2po', 'd2po-dpo-discrim', 'd2po-self'];
+const ALL: Method[] = ['dpo', 'ppo-static-rm', 'opo-static-rm', 'opo-gold', 'd2po', 'd2po-dpo-discrim', 'd2po-self', 'd2po-ppo'];
 
-for (const method of DPO_FAMILY) {
+for (const method of ALL) {
   test(`${method} runs end to end with exact gold accounting`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
     const dir = join(root, 'run');
@@ -65,12 +65,13 @@ for (const method of DPO_FAMILY) {
         if (pref !== 'tie' && c.policy.goldEpochs > 0) assert.ok(goldUses.length > 0 && goldUses.every((u) => u.chosen === pref));
       }
     }
-    if (method === 'd2po' || method === 'd2po-dpo-discrim' || method === 'opo-static-rm') {
+    if (['d2po', 'd2po-dpo-discrim', 'd2po-ppo', 'opo-static-rm', 'ppo-static-rm'].includes(method)) {
       assert.equal(s.uses({ target: 'discriminator', source: 'silver' }).length, 0, 'no silver label trains the discriminator');
       assert.ok(s.uses({ target: 'discriminator', source: 'gold' }).length > 0);
     }
     if (method === 'd2po-self') assert.ok(s.uses({ target: 'discriminator', source: 'silver' }).length > 0);
     if (method === 'opo-gold') assert.equal(s.countLabels('silver'), 0, 'OPO-gold uses no silver');
+    if (method.includes('ppo')) assert.ok(s.metrics('train/ppo_kl').length === res.steps, 'a PPO update every step');
     const rewards = s.metrics('eval/reward');
     assert.equal(rewards[0].step, 0);
     assert.equal(rewards.at(-1)!.step, res.steps);

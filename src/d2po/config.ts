@@ -209,6 +209,8 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
     bad('policy.labelSmoothing', "only used with policy.loss 'smoothed'; set it to 0 or change the loss");
   if (c.policy.loss === 'ppo' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
     bad('policy.loss', "'ppo' needs a reward model discriminator (rm or rm-ensemble)");
+  if (c.policy.loss === 'ppo' && c.policy.goldEpochs > 0)
+    bad('policy.goldEpochs', "PPO learns from the reward model; gold trains the reward model only: set it to 0");
   if (c.policy.loss === 'ppo' && !silver) bad('policy.loss', "'ppo' needs rollout.labeller 'discriminator' (rewards come from the RM)");
   if (c.discriminator.kind === 'self' && c.rollout.source !== 'policy')
     bad('discriminator.kind', "'self' scores with the policy; use rollout.source 'policy'");

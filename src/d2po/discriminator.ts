@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { AdamW, noGrad, scope, type Tensor } from '../tensor/index.js';
+import { copyNamed } from '../train/params.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
 import { btLoss } from '../train/losses.js';
@@ -186,13 +187,5 @@ export class SelfDiscriminator implements Discriminator {
 
 /** Copies saved weights (Hugging Face names as the model writes them) into a live model. */
 export function copyInto(model: CausalLM, state: Map<string, Tensor>): void {
-  scope(() =>
-    noGrad(() => {
-      for (const [name, p] of model.namedParameters()) {
-        const src = state.get(name);
-        if (!src) throw new Error(`saved weights lack ${name}`);
-        p.copy_(src);
-      }
-    }),
-  );
+  copyNamed(model.namedParameters(), state);
 }

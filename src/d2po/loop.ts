@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { manualSeed, setNumThreads, type Device } from '../tensor/index.js';
-import { loadModel, readSafetensors, saveModel, type CausalLM } from '../model/index.js';
+import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { Task } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
@@ -13,10 +13,12 @@ import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, copyInto, type Discriminator } from './discriminator.js';
+import { copyNamed } from '../train/params.js';
 import { PreferenceTrainer, type PrefExample } from './preference-trainer.js';
 import { TextCodec, rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
+import { PpoTrainer } from '../train/ppo.js';
 
 export interface LoopOptions {
   /** the run folder (holds run.db and checkpoints/) */
@@ -48,6 +50,11 @@ function toExample(g: GoldExample): PrefExample | null {
   return { promptIds: g.pair.promptIds, chosenIds: c, rejectedIds: r };
 }
 
+/** 0, 1, ..., n - 1 */
+function r0(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
 function pickPrompts(prompts: string[], n: number, rng: Rng): string[] {
   if (prompts.length === 0) throw new Error('the task has no training prompts');
   if (n <= prompts.length) return rng.shuffle(prompts).slice(0, n);
@@ -75,6 +82,7 @@ class Run {
     readonly codec: TextCodec,
     readonly trainer: PreferenceTrainer,
     readonly disc: Discriminator | null,
+    readonly ppo: PpoTrainer | null,
   ) {}
 
   async init(): Promise<void> {
@@ -215,6 +223,28 @@ class Run {
       }
     });
     this.store.addPairs(pairs, silver);
+    if (this.ppo) {
+      // PPO learns from the reward model's scores of every sample, not from the pairs' labels
+      const st = this.ppo.step({
+        promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
+        responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
+        scores: rolls.flatMap((_, i) => r0(k).map((j) => scores.reduce((a, m) => a + m[i * k + j], 0) / scores.length)),
+      });
+      this.lastLoss = st.loss;
+      this.store.logMetrics(step, this.store.goldUsed(), {
+        'train/loss': st.loss,
+        'train/ppo_policy_loss': st.policyLoss,
+        'train/ppo_value_loss': st.valueLoss,
+        'train/ppo_kl': st.kl,
+        'train/ppo_score': st.meanScore,
+        'train/ppo_clip_fraction': st.clipFraction,
+        'time/sample': (t1 - t0) / 1000,
+        'time/score': (t2 - t1) / 1000,
+        'time/policy': (performance.now() - t2) / 1000,
+      });
+      if (round < plan.rounds && step === plan.roundEnds[round]) await this.goldRound(round, pairs);
+      return;
+    }
     const st = this.trainer.step(used);
     const t3 = performance.now();
     const uses = silver
@@ -351,6 +381,10 @@ class Run {
       await mkdir(join(tmp, 'discriminator'), { recursive: true });
       await this.disc.save(join(tmp, 'discriminator'));
     }
+    if (this.ppo) {
+      await writeSafetensors(join(tmp, 'value-head.safetensors'), new Map(this.ppo.namedParameters()));
+      await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
+    }
     await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
     this.store.addCheckpoint({ step: this.step, roundsDone: this.roundsDone, goldUsed: this.store.goldUsed(), path: join('checkpoints', name), state: { incarnation: this.incarnation } });
@@ -369,6 +403,15 @@ class Run {
     }
     await loadOptimizer(join(dir, 'policy-optimizer.safetensors'), this.trainer.optimizer);
     if (this.disc) await this.disc.load(join(dir, 'discriminator'));
+    if (this.ppo) {
+      const head = await readSafetensors(join(dir, 'value-head.safetensors'));
+      try {
+        copyNamed(this.ppo.namedParameters(), head);
+      } finally {
+        for (const t of head.values()) t.dispose();
+      }
+      await loadOptimizer(join(dir, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
+    }
   }
 
   progressFields(): Record<string, string | number> {
@@ -430,10 +473,6 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     store.setMeta('started_at', Date.now());
   }
   const plan = planBudget(c);
-  if (c.policy.loss === 'ppo') {
-    store.close();
-    throw new Error(`method ${c.method}: PPO policy updates are not implemented yet`);
-  }
   const incarnation = (store.getMeta<number>('incarnation') ?? -1) + 1;
   store.setMeta('incarnation', incarnation);
   store.setMeta('status', 'running');
@@ -455,8 +494,9 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     held.push(ref);
     const maxNew = Math.min(c.rollout.maxNewTokens || o.task.generation?.maxNewTokens || 48, policy.contextLength - 8);
     const codec = new TextCodec(base.tokenizer, policy.contextLength, maxNew);
+    // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
     const trainer = new PreferenceTrainer(policy, ref, {
-      loss: c.policy.loss as 'dpo' | 'ipo' | 'smoothed',
+      loss: c.policy.loss === 'ppo' ? 'dpo' : c.policy.loss,
       beta: c.policy.beta,
       labelSmoothing: c.policy.labelSmoothing,
       lr: c.policy.lr,
@@ -476,7 +516,9 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
       disc = new SelfDiscriminator(policy, ref, c.policy.beta, d.batchSize * 2);
     }
     if (disc) held.push(disc);
-    const run = new Run(c, plan, store, o, policy, ref, codec, trainer, disc);
+    const ppo = c.policy.loss === 'ppo' ? new PpoTrainer(policy, ref, { ...c.ppo, maxGradNorm: c.policy.maxGradNorm }, hashSeed(c.seed, 101)) : null;
+    if (ppo) held.push(ppo);
+    const run = new Run(c, plan, store, o, policy, ref, codec, trainer, disc, ppo);
     run.incarnation = incarnation;
     await run.init();
     const ckpt = o.resume ? store.checkpoints().filter((x) => existsSync(join(o.dir, x.path))).at(-1) : undefined;

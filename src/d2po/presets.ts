@@ -77,7 +77,7 @@ export const PRESETS: Record<Method, { description: string; overrides: Overrides
     overrides: {
       budget: OFFLINE_BUDGET,
       discriminator: { kind: 'rm', online: false },
-      policy: { loss: 'ppo' },
+      policy: { loss: 'ppo', goldEpochs: 0 },
     },
   },
   'opo-static-rm': {
@@ -105,8 +105,8 @@ export const PRESETS: Record<Method, { description: string; overrides: Overrides
     overrides: { discriminator: { kind: 'self' } },
   },
   'd2po-ppo': {
-    description: 'D2PO with PPO policy updates on the online reward model',
-    overrides: { discriminator: { kind: 'rm' }, policy: { loss: 'ppo' } },
+    description: 'D2PO with PPO policy updates on the online reward model (gold trains the reward model only)',
+    overrides: { discriminator: { kind: 'rm' }, policy: { loss: 'ppo', goldEpochs: 0 } },
   },
 };
 

@@ -19,6 +19,17 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.next() * n);
   }
+  /** standard normal (Box-Muller) */
+  normal(): number {
+    const u = 1 - this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+  /** n values from Normal(0, std), e.g. a head's initial weights without touching libtorch's generator */
+  normals(n: number, std: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = std * this.normal();
+    return out;
+  }
   /** Fisher-Yates shuffle of a copy */
   shuffle<T>(xs: readonly T[]): T[] {
     const a = xs.slice();
