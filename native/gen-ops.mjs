@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Generates the per-operator Node-API bindings from libtorch's ATen/RegistrationDeclarations.h.
-//   node native/gen-ops.mjs HEADER_DIR OUT_FILE      (binding.gyp runs it at configure time)
+//   node native/gen-ops.mjs HEADER_DIR OUT_FILE [OPS_LIST]   (binding.gyp runs it at configure time)
 // Each line of native/ops.txt names one ATen schema ("add.Tensor", "matmul"); the generator finds
 // its C++ signature and schema defaults, and emits `ops.<name>` (dots become underscores) calling
 // at::_ops::<name>::call, so that method-only and composite ops go through the same dispatcher
@@ -10,13 +10,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const [headerDir, outFile] = process.argv.slice(2);
+const [headerDir, outFile, opsList = join(here, 'ops.txt')] = process.argv.slice(2);
 if (!headerDir || !outFile) {
-  console.error('usage: node native/gen-ops.mjs HEADER_DIR OUT_FILE');
+  console.error('usage: node native/gen-ops.mjs HEADER_DIR OUT_FILE [OPS_LIST]');
   process.exit(2);
 }
 
-const wanted = readFileSync(join(here, 'ops.txt'), 'utf8')
+const wanted = readFileSync(opsList, 'utf8')
   .split('\n')
   .map((l) => l.replace(/#.*/, '').trim())
   .filter(Boolean);
