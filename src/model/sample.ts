@@ -37,7 +37,7 @@ function checkOptions(o: SampleOptions): void {
 function pick(logits: Tensor, o: Required<Pick<SampleOptions, 'temperature' | 'topK' | 'topP'>>, eosMask: Tensor | null): Tensor {
   let l = eosMask ? logits.maskedFill(eosMask, -Infinity) : logits;
   if (o.temperature === 0) return l.argmax(1);
-  l = l.div(o.temperature);
+  if (o.temperature !== 1) l = l.div(o.temperature);
   const V = l.shape[1];
   if (o.topK > 0 && o.topK < V) {
     const kth = l.topk(o.topK, 1).values.narrow(1, o.topK - 1, 1);
@@ -118,14 +118,15 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
       let next: number[] = [];
       for (let step = 0; step < opts.maxNewTokens; step++) {
         next = scope(() => {
-          const { logits } =
+          const hidden =
             step === 0
-              ? model.forward(tensor(ids, { shape: [R, P], dtype: 'int64', device }), {
+              ? model.hiddenStates(tensor(ids, { shape: [R, P], dtype: 'int64', device }), {
                   attentionMask: tensor(promptMask, { shape: [R, P], dtype: 'int64', device }),
                   cache,
                 })
-              : model.forward(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
-          let last = logits.select(1, logits.shape[1] - 1);
+              : model.hiddenStates(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
+          // the head only at the last position: the prompt's other positions need no logits
+          let last = model.lmHead(hidden.select(1, hidden.shape[1] - 1));
           if (last.dtype !== 'float32') last = last.to('float32');
           return pick(last, o, step < min ? eosMask : null).toArray();
         });
