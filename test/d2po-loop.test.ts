@@ -43,7 +43,9 @@ for (const method of ALL) {
     const dir = join(root, 'run');
     const c = config(method, dir);
     const before = liveTensorCount();
-    const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+    const live: number[] = [];
+    const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false, onStep: () => void live.push(liveTensorCount()) });
+    assert.ok(live.every((n) => n === live[0]), `live tensors stay flat over the steps: ${live}`);
     assert.equal(liveTensorCount(), before, 'every tensor of the run is freed');
     assert.equal(res.goldUsed, 20);
     const s = RunStore.open(dir);

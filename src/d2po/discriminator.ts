@@ -5,7 +5,7 @@ import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM,
 import { RewardModel, type Pooling } from '../train/reward-model.js';
 import { btLoss } from '../train/losses.js';
 import { Rng, hashSeed } from '../util/rng.js';
-import { PreferenceTrainer, implicitRewards, type PrefExample } from './preference-trainer.js';
+import { PreferenceTrainer, implicitRewards, type FrozenLogprobs, type PrefExample } from './preference-trainer.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 
 /**
@@ -127,7 +127,7 @@ export class DpoDiscriminator implements Discriminator {
 
   constructor(
     readonly model: CausalLM,
-    readonly ref: CausalLM,
+    readonly ref: FrozenLogprobs,
     readonly opts: { beta: number; lr: number; batchSize: number },
   ) {
     this.trainer = new PreferenceTrainer(model, ref, { loss: 'dpo', beta: opts.beta, labelSmoothing: 0, lr: opts.lr, weightDecay: 0, maxGradNorm: 0 });
@@ -169,7 +169,7 @@ export class SelfDiscriminator implements Discriminator {
   readonly members = 1;
   constructor(
     readonly policy: CausalLM,
-    readonly ref: CausalLM,
+    readonly ref: FrozenLogprobs,
     readonly beta: number,
     readonly chunk: number,
   ) {}

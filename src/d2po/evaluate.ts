@@ -2,7 +2,7 @@ import type { CausalLM } from '../model/index.js';
 import type { Task } from '../tasks/task.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import type { Discriminator } from './discriminator.js';
-import { implicitRewards } from './preference-trainer.js';
+import { implicitRewards, type FrozenLogprobs } from './preference-trainer.js';
 import { rollouts, type TextCodec } from './rollout.js';
 
 export interface EvalSettings {
@@ -46,7 +46,7 @@ export function agreement(predicted: number[], gold: number[]): number {
  */
 export async function evaluate(
   policy: CausalLM,
-  ref: CausalLM,
+  ref: FrozenLogprobs,
   disc: Discriminator | null,
   codec: TextCodec,
   task: Task,

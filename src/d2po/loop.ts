@@ -14,7 +14,7 @@ import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } 
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, copyInto, type Discriminator } from './discriminator.js';
 import { copyNamed } from '../train/params.js';
-import { PreferenceTrainer, type PrefExample } from './preference-trainer.js';
+import { FrozenLogprobs, PreferenceTrainer, type PrefExample } from './preference-trainer.js';
 import { TextCodec, rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
@@ -79,6 +79,7 @@ class Run {
     readonly o: LoopOptions,
     readonly policy: CausalLM,
     readonly ref: CausalLM,
+    readonly refLp: FrozenLogprobs,
     readonly codec: TextCodec,
     readonly trainer: PreferenceTrainer,
     readonly disc: Discriminator | null,
@@ -163,7 +164,7 @@ class Run {
         this.store.logMetrics(0, this.store.goldUsed(), { 'warm/disc_loss': loss });
       }
       if (c.init.warmPolicy && c.init.policyEpochs > 0) {
-        const warm = new PreferenceTrainer(this.policy, this.ref, { ...this.trainer.opts, lr: c.init.policyLr });
+        const warm = new PreferenceTrainer(this.policy, this.refLp, { ...this.trainer.opts, lr: c.init.policyLr });
         const s = warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm)));
         warm.dispose();
         this.recordGoldUses(gold, 'policy', 0, c.init.policyEpochs);
@@ -352,7 +353,7 @@ class Run {
   async evaluate(): Promise<void> {
     const c = this.c;
     const t0 = performance.now();
-    this.lastEval = await evaluate(this.policy, this.ref, this.disc, this.codec, this.o.task, this.devPrompts, this.trainPrompts, {
+    this.lastEval = await evaluate(this.policy, this.refLp, this.disc, this.codec, this.o.task, this.devPrompts, this.trainPrompts, {
       prompts: c.eval.prompts,
       temperature: c.eval.temperature,
       topP: c.eval.topP,
@@ -495,7 +496,8 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     const maxNew = Math.min(c.rollout.maxNewTokens || o.task.generation?.maxNewTokens || 48, policy.contextLength - 8);
     const codec = new TextCodec(base.tokenizer, policy.contextLength, maxNew);
     // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
-    const trainer = new PreferenceTrainer(policy, ref, {
+    const refLp = new FrozenLogprobs(ref);
+    const trainer = new PreferenceTrainer(policy, refLp, {
       loss: c.policy.loss === 'ppo' ? 'dpo' : c.policy.loss,
       beta: c.policy.beta,
       labelSmoothing: c.policy.labelSmoothing,
@@ -511,14 +513,14 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     } else if (d.kind === 'dpo') {
       const m = (await loadModel(d.model || c.model, { device })).model;
       m.train(false);
-      disc = new DpoDiscriminator(m, ref, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
+      disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
     } else if (d.kind === 'self') {
-      disc = new SelfDiscriminator(policy, ref, c.policy.beta, d.batchSize * 2);
+      disc = new SelfDiscriminator(policy, refLp, c.policy.beta, d.batchSize * 2);
     }
     if (disc) held.push(disc);
     const ppo = c.policy.loss === 'ppo' ? new PpoTrainer(policy, ref, { ...c.ppo, maxGradNorm: c.policy.maxGradNorm }, hashSeed(c.seed, 101)) : null;
     if (ppo) held.push(ppo);
-    const run = new Run(c, plan, store, o, policy, ref, codec, trainer, disc, ppo);
+    const run = new Run(c, plan, store, o, policy, ref, refLp, codec, trainer, disc, ppo);
     run.incarnation = incarnation;
     await run.init();
     const ckpt = o.resume ? store.checkpoints().filter((x) => existsSync(join(o.dir, x.path))).at(-1) : undefined;

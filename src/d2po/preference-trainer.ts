@@ -1,4 +1,4 @@
-import { AdamW, clipGradNorm, noGrad, scope, type Tensor } from '../tensor/index.js';
+import { AdamW, clipGradNorm, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import { responseLogprobs, type CausalLM } from '../model/index.js';
 import { dpoLoss, ipoLoss, logRatioMargin } from '../train/losses.js';
 import type { Rng } from '../util/rng.js';
@@ -39,6 +39,32 @@ export function pairLogprobs(model: CausalLM, ex: PrefExample[]): { chosen: Tens
 }
 
 /**
+ * Summed response log-probs under a frozen model (the reference), memoised: the same pair is
+ * scored by a discriminator, trained on as silver and again over the gold epochs.
+ */
+export class FrozenLogprobs {
+  private readonly cache = new Map<string, number>();
+  constructor(
+    readonly model: CausalLM,
+    readonly maxEntries = 200_000,
+    readonly chunk = 64,
+  ) {}
+
+  get(promptIds: number[][], responseIds: number[][]): number[] {
+    const keys = promptIds.map((p, i) => `${p.join(',')}|${responseIds[i].join(',')}`);
+    const missing = keys.map((k, i) => (this.cache.has(k) ? -1 : i)).filter((i) => i >= 0);
+    if (this.cache.size + missing.length > this.maxEntries) this.cache.clear();
+    for (let s = 0; s < missing.length; s += this.chunk) {
+      const idx = missing.slice(s, s + this.chunk);
+      const batch = { promptIds: idx.map((i) => promptIds[i]), responseIds: idx.map((i) => responseIds[i]) };
+      const vals = noGrad(() => scope(() => responseLogprobs(this.model, batch).sum.toArray()));
+      idx.forEach((i, j) => this.cache.set(keys[i], vals[j]));
+    }
+    return keys.map((k) => this.cache.get(k)!);
+  }
+}
+
+/**
  * DPO-family training of `model` against a frozen reference (the policy, or a DPO
  * discriminator). Loss is the mean over the pairs of a step.
  */
@@ -47,7 +73,7 @@ export class PreferenceTrainer {
 
   constructor(
     readonly model: CausalLM,
-    readonly ref: CausalLM,
+    readonly ref: FrozenLogprobs,
     readonly opts: PreferenceOptions,
   ) {
     this.optimizer = new AdamW(model.parameters(), { lr: opts.lr, weightDecay: opts.weightDecay });
@@ -57,7 +83,12 @@ export class PreferenceTrainer {
   step(ex: PrefExample[]): StepStats {
     if (ex.length === 0) return { loss: NaN, accuracy: NaN, margin: NaN };
     return scope(() => {
-      const ref = noGrad(() => pairLogprobs(this.ref, ex));
+      const n = ex.length;
+      const refAll = tensor(
+        this.ref.get([...ex.map((e) => e.promptIds), ...ex.map((e) => e.promptIds)], [...ex.map((e) => e.chosenIds), ...ex.map((e) => e.rejectedIds)]),
+        { dtype: 'float32', device: this.model.device },
+      );
+      const ref = { chosen: refAll.narrow(0, 0, n), rejected: refAll.narrow(0, n, n) };
       const pol = pairLogprobs(this.model, ex);
       const o = this.opts;
       const loss =
@@ -99,15 +130,12 @@ export class PreferenceTrainer {
 }
 
 /** Implicit rewards beta (log pi - log pi_ref) of each response, computed in chunks without grad. */
-export function implicitRewards(model: CausalLM, ref: CausalLM, beta: number, promptIds: number[][], responseIds: number[][], chunk = 32): number[] {
+export function implicitRewards(model: CausalLM, ref: FrozenLogprobs, beta: number, promptIds: number[][], responseIds: number[][], chunk = 32): number[] {
+  const refLp = ref.get(promptIds, responseIds);
   const out: number[] = [];
   for (let i = 0; i < promptIds.length; i += chunk) {
     const batch = { promptIds: promptIds.slice(i, i + chunk), responseIds: responseIds.slice(i, i + chunk) };
-    out.push(
-      ...noGrad(() =>
-        scope(() => responseLogprobs(model, batch).sum.sub(responseLogprobs(ref, batch).sum).mul(beta).toArray()),
-      ),
-    );
+    out.push(...noGrad(() => scope(() => responseLogprobs(model, batch).sum.toArray())));
   }
-  return out;
+  return out.map((lp, i) => beta * (lp - refLp[i]));
 }

@@ -91,14 +91,26 @@ export class PpoTrainer {
   private forward(model: CausalLM, k: Packed, values: boolean): { logprobs: Tensor; values: Tensor | null } {
     const { B, L, R } = k;
     const device = model.device;
-    const out = model.forward(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
+    const hidden = model.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
       attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
     });
-    const pos = tensor(k.predictPos, { shape: [B, R], dtype: 'int64', device });
-    const next = tensor(k.next, { shape: [B, L, 1], dtype: 'int64', device });
-    const perPosition = out.logits.to('float32').logSoftmax(2).gather(2, next).squeeze(2); // [B, L]
-    const logprobs = perPosition.gather(1, pos);
-    const v = values ? linear(out.hidden.to('float32'), this.valueWeight, this.valueBias).squeeze(2).gather(1, pos) : null;
+    // the LM head only where a response token is predicted
+    const flat = new BigInt64Array(B * R);
+    const target = new BigInt64Array(B * R);
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < R; j++) {
+        const pos = Number(k.predictPos[b * R + j]);
+        flat[b * R + j] = BigInt(b * L + pos);
+        target[b * R + j] = k.responseMask[b * R + j] ? k.next[b * L + pos] : 0n;
+      }
+    const h = hidden.reshape([B * L, hidden.shape[2]]).indexSelect(0, tensor(flat, { shape: [B * R], dtype: 'int64', device }));
+    const logprobs = model
+      .lmHead(h)
+      .to('float32')
+      .logSoftmax(1)
+      .gather(1, tensor(target, { shape: [B * R, 1], dtype: 'int64', device }))
+      .reshape([B, R]);
+    const v = values ? linear(h.to('float32'), this.valueWeight, this.valueBias).reshape([B, R]) : null;
     return { logprobs, values: v };
   }
 

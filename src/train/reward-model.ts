@@ -39,7 +39,7 @@ export class RewardModel {
     const k = pack(batch.promptIds, batch.responseIds, this.backbone.contextLength);
     const { B, L } = k;
     const device = this.backbone.device;
-    const { hidden } = this.backbone.forward(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
+    const hidden = this.backbone.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
       attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
     });
     const perToken = linear(hidden.to('float32'), this.weight, this.bias).squeeze(2); // [B, L]
