@@ -50,11 +50,15 @@ inline double toDouble(const Napi::Value& v, const char* what) {
 inline int64_t toInt(const Napi::Value& v, const char* what) {
   if (v.IsBigInt()) {
     bool lossless;
-    return v.As<Napi::BigInt>().Int64Value(&lossless);
+    int64_t r = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw ArgError(std::string(what) + " is out of the int64 range");
+    return r;
   }
   if (!v.IsNumber()) throw ArgError(std::string(what) + " must be an integer");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(std::string(what) + " must be an integer, got " + std::to_string(d));
+  // The range check comes first: casting NaN, infinities or out-of-range doubles is undefined.
+  if (!(d >= -9.2e18 && d <= 9.2e18) || d != static_cast<double>(static_cast<int64_t>(d)))
+    throw ArgError(std::string(what) + " must be an integer, got " + v.ToString().Utf8Value());
   return static_cast<int64_t>(d);
 }
 

@@ -88,6 +88,11 @@ export class Tensor {
     if (this.isDisposed) return 'Tensor(disposed)';
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
   }
+  /** console.log shows metadata and, for small tensors, the values. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    if (this.isDisposed || this.numel > 64) return this.toString();
+    return `${this.toString().slice(0, -1)}, values=[${this.toArray().join(', ')}])`;
+  }
 
   // --- lifetime ---
   /** Frees the native tensor now. Using it afterwards throws. Idempotent. */
