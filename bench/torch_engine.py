@@ -8,8 +8,9 @@ PyTorch (Conv1D = addmm on [in, out] weights, attention from matmul + mask + sof
 has no scaled_dot_product_attention), the DPO step and the KV-cache sampling loop are the same work
 as the TypeScript side.
 
-Commands: {"cmd": "train", "bf16": bool, "steps": n} -> {"secs": [...], "losses": [...]}
-          {"cmd": "sample", "steps": n}             -> {"secs": [...], "tokens": first row}
+Commands: {"cmd": "train", "bf16": bool, "steps": n} -> {"secs": [...], "cpu": [...], "losses": [...]}
+          {"cmd": "sample", "steps": n}             -> {"secs": [...], "cpu": [...], "tokens": first column}
+(secs: wall clock; cpu: process CPU time of all threads)
           {"cmd": "quit"}
 """
 import json
@@ -143,14 +144,15 @@ def main():
         msg = json.loads(line)
         if msg['cmd'] == 'quit':
             break
-        secs, extra = [], []
+        secs, cpu, extra = [], [], []
         for _ in range(msg['steps']):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             r = train_step(msg['bf16']) if msg['cmd'] == 'train' else sample_run()
             secs.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             extra.append(r)
         key = 'losses' if msg['cmd'] == 'train' else 'tokens'
-        print(json.dumps({'secs': secs, key: extra}), flush=True)
+        print(json.dumps({'secs': secs, 'cpu': cpu, key: extra}), flush=True)
 
 
 if __name__ == '__main__':
