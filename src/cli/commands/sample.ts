@@ -1,14 +1,15 @@
 import { parseArgs } from 'node:util';
 import { loadModel, sample as sampleModel } from '../../model/index.js';
+import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, type Command } from '../command.js';
 
-const help = `usage: d2po sample --model DIR --prompt TEXT [options]
+const help = `usage: d2po sample --model DIR|NAME --prompt TEXT [options]
 
 Continue a prompt with a model (a Hugging Face folder with config.json, model.safetensors
 and tokenizer.json).
 
 options:
-  --model DIR             model folder
+  --model DIR|NAME        model folder, or a shipped model's name (d2po models)
   --prompt TEXT           the prompt (encoded with the tokenizer's special tokens)
   --n K                   samples (default 1)
   --max-new-tokens M      at most M new tokens (default 50, or what the context leaves)
@@ -53,7 +54,7 @@ export const sample: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    if (!values.model) throw new UsageError('--model DIR is required');
+    if (!values.model) throw new UsageError('--model DIR|NAME is required');
     if (values.prompt === undefined) throw new UsageError('--prompt TEXT is required');
     const opts = {
       n: num('n', values.n, 1, true),
@@ -64,7 +65,7 @@ export const sample: Command = {
       topP: num('top-p', values['top-p'], 1, false),
       seed: num('seed', values.seed, 0, true),
     };
-    const { model, tokenizer, config, dir } = await loadModel(values.model);
+    const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
     try {
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
       let ids = tokenizer.encode(values.prompt, { addSpecialTokens: true });

@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadModel, responseLogprobs, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
+import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, type Command } from '../command.js';
 
-const help = `usage: d2po score --model DIR --input FILE.jsonl [--output FILE] [--batch-size N]
+const help = `usage: d2po score --model DIR|NAME --input FILE.jsonl [--output FILE] [--batch-size N]
 
 Log-probabilities of responses given prompts under a model (a Hugging Face folder:
 config.json + model.safetensors, and tokenizer.json for text input).
@@ -21,7 +22,7 @@ tokenizer's special tokens (e.g. OPT's leading </s>), responses without; an empt
 is replaced by the model's bos_token_id.
 
 options:
-  --model DIR        model folder
+  --model DIR|NAME   model folder, or a shipped model's name (d2po models)
   --input FILE       JSONL input
   --output FILE      write results here (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
@@ -96,7 +97,7 @@ export const score: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    if (!values.model) throw new UsageError('--model DIR is required');
+    if (!values.model) throw new UsageError('--model DIR|NAME is required');
     if (!values.input) throw new UsageError('--input FILE.jsonl is required');
     const batchSize = Number(values['batch-size']);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got '${values['batch-size']}'`);
@@ -106,7 +107,7 @@ export const score: Command = {
     } catch (err) {
       throw new UsageError(`cannot read --input ${values.input}: ${(err as Error).message}`);
     }
-    const loaded = await loadModel(values.model);
+    const loaded = await loadModel(resolveModelPath(values.model));
     const pairs = parseScoreInput(text, values.input, loaded);
     const out = values.output ? createWriteStream(values.output) : process.stdout;
     try {
