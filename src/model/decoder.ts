@@ -25,12 +25,12 @@ export interface ForwardOutput {
 }
 
 /**
- * Keys and values of past positions, one [B, H, maxLength, headDim] buffer per layer, filled up to
- * `length`. Attention always runs over the whole buffer (the bias masks what is not filled yet), so
- * each decoding step needs no slicing of the cache; `keysT` are kept transposed views of `keys`.
+ * Keys and values of past positions per layer, filled up to `length`: keys stored transposed,
+ * [B, H, headDim, maxLength], values [B, H, maxLength, headDim], both contiguous, so that the two
+ * attention matmuls of a decoding step read them in place (no copy of the cache per token).
+ * Attention runs over the whole buffer; the bias masks what is not filled yet.
  */
 export interface KVCache {
-  keys: Tensor[];
   keysT: Tensor[];
   values: Tensor[];
   length: number;
@@ -175,7 +175,7 @@ export function attend(
   if (cache) {
     const T = k.shape[2];
     if (cache.length + T > cache.maxLength) throw new Error(`KV cache full: ${cache.length + T} positions needed, ${cache.maxLength} allocated`);
-    cache.keys[layer].narrow(2, cache.length, T).copy_(k);
+    cache.keysT[layer].narrow(3, cache.length, T).copy_(k.transpose(2, 3));
     cache.values[layer].narrow(2, cache.length, T).copy_(v);
     keysT = cache.keysT[layer];
     values = cache.values[layer];
@@ -188,13 +188,12 @@ export function attend(
 }
 
 export function makeCache(nLayer: number, batch: number, nHead: number, maxLength: number, headDim: number, device: Device): KVCache {
-  const alloc = () => Array.from({ length: nLayer }, () => zeros([batch, nHead, maxLength, headDim], { device }).keep());
-  const keys = alloc();
-  return { keys, keysT: keys.map((k) => k.transpose(2, 3).keep()), values: alloc(), length: 0, maxLength };
+  const alloc = (shape: number[]) => Array.from({ length: nLayer }, () => zeros(shape, { device }).keep());
+  return { keysT: alloc([batch, nHead, headDim, maxLength]), values: alloc([batch, nHead, maxLength, headDim]), length: 0, maxLength };
 }
 
 export function disposeCache(cache: KVCache): void {
-  for (const t of [...cache.keysT, ...cache.keys, ...cache.values]) t.dispose();
+  for (const t of [...cache.keysT, ...cache.values]) t.dispose();
 }
 
 /** Dropout that costs nothing when off. */
