@@ -13,20 +13,34 @@
 namespace d2po {
 
 std::atomic<int64_t> g_live{0};
+// Inside a JS scope tensors are freed deterministically, so they are not reported to V8: that
+// would only make it run needless full collections in the middle of training steps.
+static bool g_reportMemory = true;
+
+// Frees the tensor of a holder (dispose() or finalizer) and returns its bytes to V8's account.
+static void release(Napi::BasicEnv env, TensorHolder* h) {
+  if (!h->t.defined()) return;
+  h->t.reset();
+  g_live--;
+  if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
+  h->bytes = 0;
+}
 const napi_type_tag kTensorTag = {0x6432706f74656e73ULL, 0x6f72686f6c646572ULL};
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
-  auto* h = new TensorHolder{std::move(t)};
+  int64_t bytes = g_reportMemory ? static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()) : 0;
+  auto* h = new TensorHolder{std::move(t), bytes};
   g_live++;
   // A basic (GC-time) finalizer: it touches no JS, so Node runs it during collection instead of
   // queueing it for the event loop, which a synchronous training loop may not return to for
   // thousands of steps (the queued holders grew RSS by ~7 KB per step).
-  auto ext = Napi::External<TensorHolder>::New(env, h, [](Napi::BasicEnv, TensorHolder* p) {
-    if (p->t.defined()) g_live--;
+  auto ext = Napi::External<TensorHolder>::New(env, h, [](Napi::BasicEnv e, TensorHolder* p) {
+    release(e, p);
     delete p;
   });
   ext.TypeTag(&kTensorTag);
+  if (bytes) Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return ext;
 }
 
@@ -43,11 +57,14 @@ using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
 
 static Napi::Value dispose(const Napi::CallbackInfo& info) {
   return guard(info, "dispose", [&]() -> Napi::Value {
-    TensorHolder* h = holder(info[0]);
-    if (h->t.defined()) {
-      h->t.reset();
-      g_live--;
-    }
+    release(info.Env(), holder(info[0]));
+    return info.Env().Undefined();
+  });
+}
+
+static Napi::Value setReportMemory(const Napi::CallbackInfo& info) {
+  return guard(info, "setReportMemory", [&]() -> Napi::Value {
+    g_reportMemory = toBool(info[0], "on");
     return info.Env().Undefined();
   });
 }
@@ -299,6 +316,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Fn> fns[] = {
       {"dispose", dispose},
       {"liveCount", liveCount},
+      {"setReportMemory", setReportMemory},
       {"isLive", isLive},
       {"shape", shape},
       {"dtype", dtype},

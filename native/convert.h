@@ -18,9 +18,11 @@ struct ArgError : std::runtime_error {
 };
 
 // One native tensor. The JS side holds it through a type-tagged External; dispose() resets the
-// tensor early, the External's finalizer deletes the holder.
+// tensor early, the External's finalizer deletes the holder. `bytes` is what this handle reported
+// to V8 as external memory, so that tensors nobody disposes still push V8 to collect them.
 struct TensorHolder {
   at::Tensor t;
+  int64_t bytes;
 };
 
 extern std::atomic<int64_t> g_live;  // defined tensors owned by holders

@@ -15,6 +15,8 @@ export type OpFn = (...args: any[]) => any;
 export interface Native {
   dispose(h: Handle): void;
   liveCount(): number;
+  /** whether new tensors report their size to V8 (off inside scopes, which free deterministically) */
+  setReportMemory(on: boolean): void;
   isLive(h: Handle): boolean;
   shape(h: Handle): number[];
   dtype(h: Handle): number;

@@ -1,3 +1,4 @@
+import { N } from './native.js';
 import { Tensor } from './tensor.js';
 
 // Tensors created while a scope runs are recorded in its frame and disposed when it ends,
@@ -28,6 +29,16 @@ function collect(v: unknown, out: Set<Tensor>, seen: Set<object>): void {
   }
 }
 
+// Tensors made outside any scope report their size to V8 so that the garbage collector frees the
+// ones nobody disposes; inside scopes that would only trigger needless collections.
+function push(frame: Tensor[]): void {
+  if (frames.push(frame) === 1) N.setReportMemory(false);
+}
+function pop(): void {
+  frames.pop();
+  if (frames.length === 0) N.setReportMemory(true);
+}
+
 function release(frame: Tensor[], result: unknown, ok: boolean): void {
   const returned = new Set<Tensor>();
   if (ok) collect(result, returned, new Set());
@@ -43,16 +54,16 @@ function release(frame: Tensor[], result: unknown, ok: boolean): void {
 /** Runs fn; frees every tensor it created except those in its return value or kept with keep(). */
 export function scope<T>(fn: () => T): T {
   const frame: Tensor[] = [];
-  frames.push(frame);
+  push(frame);
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    frames.pop();
+    pop();
     release(frame, undefined, false);
     throw e;
   }
-  frames.pop();
+  pop();
   release(frame, result, true);
   return result;
 }
@@ -60,19 +71,19 @@ export function scope<T>(fn: () => T): T {
 /** scope() for async code. No other scope may start and end while this one awaits. */
 export async function scopeAsync<T>(fn: () => Promise<T>): Promise<T> {
   const frame: Tensor[] = [];
-  frames.push(frame);
+  push(frame);
   let result: T;
   try {
     result = await fn();
   } catch (e) {
-    if (frames[frames.length - 1] === frame) frames.pop();
+    if (frames[frames.length - 1] === frame) pop();
     release(frame, undefined, false);
     throw e;
   }
   if (frames[frames.length - 1] !== frame) {
     throw new Error('scopeAsync: another scope interleaved with this one (scopes must nest)');
   }
-  frames.pop();
+  pop();
   release(frame, result, true);
   return result;
 }
