@@ -101,6 +101,10 @@ const TYPES = {
     conv: (v, w) => `opt<std::vector<int64_t>>(${v}, toIntList, ${w})`,
     pass: (x) => `(${x} ? at::OptionalIntArrayRef(*${x}) : at::OptionalIntArrayRef())`,
   },
+  OptionalSymIntArrayRef: {
+    conv: (v, w) => `opt<std::vector<int64_t>>(${v}, toIntList, ${w})`,
+    pass: (x) => `(${x} ? at::OptionalSymIntArrayRef(c10::fromIntArrayRef(*${x})) : at::OptionalSymIntArrayRef(c10::nullopt))`,
+  },
   'c10::optional<ArrayRef<double>>': {
     conv: (v, w) => `opt<std::vector<double>>(${v}, toDoubleList, ${w})`,
     pass: (x) => `(${x} ? c10::optional<at::ArrayRef<double>>(*${x}) : c10::nullopt)`,
@@ -121,6 +125,18 @@ const TYPES = {
   'c10::optional<MemoryFormat>': { hidden: 'c10::nullopt' },
   MemoryFormat: { hidden: 'at::MemoryFormat::Contiguous' },
 };
+
+/** Spells a C++ type as libtorch 1.13 does, so later releases (std::optional, at:: prefixes) map too. */
+function normalizeType(t) {
+  return t
+    .trim()
+    .replace(/(::)?std::optional</g, 'c10::optional<')
+    .replace(/(::)?std::string_view/g, 'c10::string_view')
+    .replace(/\bat::/g, '')
+    .replace(/c10::ArrayRef</g, 'ArrayRef<')
+    .replace(/\s+/g, ' ')
+    .replace(/ ([&*])/g, ' $1');
+}
 
 const RETURNS = {
   Tensor: (r) => `return wrap(env, ${r});`,
@@ -156,7 +172,7 @@ for (const name of wanted) {
   }
   try {
     const m = /^(.*?)\s*\b(\w+)\((.*)\)$/.exec(d.cpp);
-    const ret = m[1].trim();
+    const ret = normalizeType(m[1]);
     const params = m[3].trim() ? splitTop(m[3]) : [];
     const defaults = schemaDefaults(d.schema);
     const ident = name.replace(/\./g, '_');
@@ -170,7 +186,7 @@ for (const name of wanted) {
     let js = 0;
     for (const p of params) {
       const pm = /^(.*?)\s*(\w+)$/.exec(p);
-      const type = pm[1].trim();
+      const type = normalizeType(pm[1]);
       const pname = pm[2];
       const t = TYPES[type];
       if (!t) throw new Error(`unsupported argument type '${type}' (${pname})`);

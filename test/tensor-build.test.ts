@@ -65,3 +65,20 @@ test('gen-ops emits dispatcher calls with schema defaults, and names what it can
   assert.match(bad.stderr, /cat\.names: unsupported argument type 'Dimname'/);
   assert.match(bad.stderr, /no_such_op: not in RegistrationDeclarations\.h/);
 });
+
+test('gen-ops reads later libtorch spellings (at:: prefixes, std::optional)', () => {
+  const inc = join(tmp, 'include2');
+  mkdirSync(join(inc, 'ATen'), { recursive: true });
+  writeFileSync(
+    join(inc, 'ATen', 'RegistrationDeclarations.h'),
+    'at::Tensor layer_norm(const at::Tensor & input, c10::SymIntArrayRef normalized_shape, const ::std::optional<at::Tensor> & weight, ' +
+      'const ::std::optional<at::Tensor> & bias, double eps, bool cudnn_enable); // {"schema": "aten::layer_norm(Tensor input, SymInt[] normalized_shape, ' +
+      'Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor", "dispatch": "False", "default": "True"}\n',
+  );
+  const list = join(tmp, 'ops2.txt');
+  writeFileSync(list, 'layer_norm\n');
+  const out = join(tmp, 'ops2.cpp');
+  const r = spawnSync(process.execPath, ['native/gen-ops.mjs', inc, out, list], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(readFileSync(out, 'utf8'), /at::_ops::layer_norm::call\(a0, c10::fromIntArrayRef\(a1\), a2, a3, a4, a5\)/);
+});
