@@ -97,3 +97,31 @@ test('a finished run cannot be started twice in the same folder', async () => {
   await assert.rejects(runLoop(null, { dir, resume: true, task, gold: new RewardFunctionGold(task), progress: false }), /already done/);
   rmSync(root, { recursive: true });
 });
+
+test('ensemble discriminator with disagreement selection, k = 3 best-vs-worst and sign-disagreement skipping', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const dir = join(root, 'run');
+  const base = config('d2po', dir);
+  const c = resolveConfig({
+    ...base,
+    rollout: { ...base.rollout, samplesPerPrompt: 3 },
+    discriminator: { ...base.discriminator, kind: 'rm-ensemble', ensembleSize: 2 },
+    selection: { strategy: 'disagreement', scope: 'global' },
+    silver: { marginThreshold: 0, skipDisagreement: true },
+  });
+  const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  assert.equal(res.goldUsed, 20);
+  const s = RunStore.open(dir);
+  const online = [...s.pairsOfRound(1), ...s.pairsOfRound(2)];
+  assert.ok(online.length > 0);
+  for (const p of online) {
+    assert.equal(p.scoresA!.length, 2, 'one score per member');
+    const margins = p.scoresA!.map((x, m) => x - p.scoresB![m]);
+    // a is the best of three by the members' mean score
+    assert.ok(margins[0] + margins[1] >= 0);
+    const silver = s.labelsOf(p.id).find((l) => l.source === 'silver')!;
+    if (Math.sign(margins[0]) * Math.sign(margins[1]) < 0) assert.equal(silver.skip, 'disagreement');
+  }
+  s.close();
+  rmSync(root, { recursive: true });
+});

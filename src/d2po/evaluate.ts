@@ -1,3 +1,4 @@
+import { autocast } from '../tensor/index.js';
 import type { CausalLM } from '../model/index.js';
 import type { Task } from '../tasks/task.js';
 import { Rng, hashSeed } from '../util/rng.js';
@@ -20,6 +21,8 @@ export interface EvalSettings {
   /** the task's gold is a free function: fresh pairs may be gold-scored (logged only, never trained or counted) */
   freeGold: boolean;
   seed: number;
+  /** bf16 autocast for the model work */
+  autocast: boolean;
 }
 
 function mean(xs: number[]): number {
@@ -55,13 +58,14 @@ export async function evaluate(
   s: EvalSettings,
 ): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  const dev = rollouts(policy, codec, devPrompts.slice(0, s.prompts), {
+  const ac = <T>(fn: () => T): T => autocast(fn, { enabled: s.autocast });
+  const dev = ac(() => rollouts(policy, codec, devPrompts.slice(0, s.prompts), {
     k: 1,
     maxNewTokens: s.maxNewTokens,
     temperature: s.temperature,
     topP: s.topP,
     seed: hashSeed(s.seed, 31337),
-  });
+  }));
   const rewards = await task.rewards(dev.map((r) => ({ prompt: r.prompt, response: r.samples[0].text })));
   out['eval/reward'] = mean(rewards);
   out['eval/reward_sd'] = Math.sqrt(mean(rewards.map((x) => (x - out['eval/reward']) ** 2)));
@@ -69,18 +73,18 @@ export async function evaluate(
   if (s.accuracyPairs > 0 && trainPrompts.length > 0) {
     const rng = new Rng(hashSeed(s.seed, 4242));
     const prompts = Array.from({ length: s.accuracyPairs }, () => trainPrompts[rng.int(trainPrompts.length)]);
-    const fresh = rollouts(policy, codec, prompts, {
+    const fresh = ac(() => rollouts(policy, codec, prompts, {
       k: 2,
       maxNewTokens: s.maxNewTokens,
       temperature: s.rolloutTemperature,
       topK: s.rolloutTopK,
       topP: s.rolloutTopP,
       seed: hashSeed(s.seed, 4243),
-    });
+    }));
     const pIds = fresh.flatMap((r) => [r.promptIds, r.promptIds]);
     const rIds = fresh.flatMap((r) => [r.samples[0].ids, r.samples[1].ids]);
     // log pi - log pi_0 of policy samples: a Monte Carlo estimate of KL(pi || pi_0) per sequence
-    const logRatio = implicitRewards(policy, ref, 1, pIds, rIds);
+    const logRatio = ac(() => implicitRewards(policy, ref, 1, pIds, rIds));
     out['eval/kl'] = mean(logRatio);
     if (s.freeGold) {
       const g = await task.rewards(fresh.flatMap((r) => [{ prompt: r.prompt, response: r.samples[0].text }, { prompt: r.prompt, response: r.samples[1].text }]));
@@ -91,7 +95,7 @@ export async function evaluate(
         goldMargin,
       );
       if (disc) {
-        const sc = disc.score({ promptIds: pIds, responseIds: rIds });
+        const sc = ac(() => disc.score({ promptIds: pIds, responseIds: rIds }));
         const margins = fresh.map((_, i) => mean(sc.map((m) => m[2 * i] - m[2 * i + 1])));
         out['eval/disc_acc'] = agreement(margins, goldMargin);
       }

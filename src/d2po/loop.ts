@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { manualSeed, setNumThreads, type Device } from '../tensor/index.js';
+import { autocast, manualSeed, setNumThreads, type Device } from '../tensor/index.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { Task } from '../tasks/task.js';
@@ -96,6 +96,11 @@ class Run {
     return this.c.seed;
   }
 
+  /** Runs model work under bf16 autocast when the config asks for it. */
+  ac<T>(fn: () => T): T {
+    return autocast(fn, { enabled: this.c.autocast });
+  }
+
   private rolloutOpts(seed: number) {
     const r = this.c.rollout;
     return { k: r.samplesPerPrompt, maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP, seed };
@@ -145,7 +150,7 @@ class Run {
           const prompts = pickPrompts(this.trainPrompts, plan.initial, new Rng(hashSeed(this.seed, S.init)));
           const rolls: Rollout[] = [];
           for (let i = 0; i < prompts.length; i += 64)
-            rolls.push(...rollouts(this.ref, this.codec, prompts.slice(i, i + 64), { ...this.rolloutOpts(hashSeed(this.seed, S.initSample, i)), k: 2 }));
+            rolls.push(...this.ac(() => rollouts(this.ref, this.codec, prompts.slice(i, i + 64), { ...this.rolloutOpts(hashSeed(this.seed, S.initSample, i)), k: 2 })));
           return this.pairsOf(rolls, 'init', 0, 0, 'initial');
         },
         true,
@@ -159,13 +164,13 @@ class Run {
         'time/gold': (Date.now() - t0) / 1000,
       });
       if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
-        const loss = this.disc.train(ex, c.init.discriminatorEpochs, hashSeed(this.seed, S.disc, -1));
+        const loss = this.ac(() => this.disc!.train(ex, c.init.discriminatorEpochs, hashSeed(this.seed, S.disc, -1)));
         this.recordGoldUses(gold, 'discriminator', 0, c.init.discriminatorEpochs);
         this.store.logMetrics(0, this.store.goldUsed(), { 'warm/disc_loss': loss });
       }
       if (c.init.warmPolicy && c.init.policyEpochs > 0) {
         const warm = new PreferenceTrainer(this.policy, this.refLp, { ...this.trainer.opts, lr: c.init.policyLr });
-        const s = warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm)));
+        const s = this.ac(() => warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm))));
         warm.dispose();
         this.recordGoldUses(gold, 'policy', 0, c.init.policyEpochs);
         this.store.logMetrics(0, this.store.goldUsed(), { 'warm/policy_loss': s.loss, 'warm/policy_acc': s.accuracy });
@@ -183,12 +188,14 @@ class Run {
     const prompts = pickPrompts(this.trainPrompts, c.rollout.batchSize, new Rng(hashSeed(this.seed, S.prompts, step)));
     const t0 = performance.now();
     const model = c.rollout.source === 'policy' ? this.policy : this.ref;
-    const rolls = rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step)));
+    const rolls = this.ac(() => rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step))));
     const t1 = performance.now();
-    const scores = disc.score({
-      promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
-      responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
-    });
+    const scores = this.ac(() =>
+      disc.score({
+        promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
+        responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
+      }),
+    );
     const t2 = performance.now();
     const k = c.rollout.samplesPerPrompt;
     const pairs: PairRecord[] = [];
@@ -226,11 +233,14 @@ class Run {
     this.store.addPairs(pairs, silver);
     if (this.ppo) {
       // PPO learns from the reward model's scores of every sample, not from the pairs' labels
-      const st = this.ppo.step({
-        promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
-        responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
-        scores: rolls.flatMap((_, i) => r0(k).map((j) => scores.reduce((a, m) => a + m[i * k + j], 0) / scores.length)),
-      });
+      const ppo = this.ppo;
+      const st = this.ac(() =>
+        ppo.step({
+          promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
+          responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
+          scores: rolls.flatMap((_, i) => r0(k).map((j) => scores.reduce((a, m) => a + m[i * k + j], 0) / scores.length)),
+        }),
+      );
       this.lastLoss = st.loss;
       this.store.logMetrics(step, this.store.goldUsed(), {
         'train/loss': st.loss,
@@ -246,7 +256,7 @@ class Run {
       if (round < plan.rounds && step === plan.roundEnds[round]) await this.goldRound(round, pairs);
       return;
     }
-    const st = this.trainer.step(used);
+    const st = this.ac(() => this.trainer.step(used));
     const t3 = performance.now();
     const uses = silver
       .filter((s) => s.skip === null)
@@ -294,14 +304,15 @@ class Run {
     };
     if (this.disc && c.discriminator.online && this.disc.kind !== 'self') {
       const train = c.discriminator.trainOn === 'all' ? this.goldExamples() : ex;
-      metrics['round/disc_loss'] = this.disc.train(train, c.discriminator.epochs, hashSeed(this.seed, S.disc, r));
+      const disc = this.disc;
+      metrics['round/disc_loss'] = this.ac(() => disc.train(train, c.discriminator.epochs, hashSeed(this.seed, S.disc, r)));
       const rounds = c.discriminator.trainOn === 'all' ? null : [r + 1];
       const goldForDisc = rounds ? gold : this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
       this.recordGoldUses(goldForDisc, 'discriminator', r + 1, c.discriminator.epochs);
     }
     const t2 = performance.now();
     if (c.policy.goldEpochs > 0 && ex.length > 0) {
-      const s = this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r)));
+      const s = this.ac(() => this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
       metrics['round/policy_loss'] = s.loss;
       this.lastLoss = s.loss;
       this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
@@ -324,7 +335,7 @@ class Run {
       () => {
         const prompts = pickPrompts(this.trainPrompts, plan.goldPerRound[r], new Rng(hashSeed(this.seed, S.prompts, step)));
         const model = c.rollout.source === 'policy' ? this.policy : this.ref;
-        const rolls = rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step)));
+        const rolls = this.ac(() => rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step))));
         return this.pairsOf(rolls, `s${step}`, step, r + 1, 'online');
       },
       true,
@@ -340,7 +351,7 @@ class Run {
       'time/gold': (t2 - t1) / 1000,
     };
     if (ex.length > 0 && c.policy.goldEpochs > 0) {
-      const s = this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r)));
+      const s = this.ac(() => this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
       metrics['round/policy_loss'] = s.loss;
       this.lastLoss = s.loss;
       this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
@@ -365,6 +376,7 @@ class Run {
       beta: c.policy.beta,
       freeGold: !this.o.gold.paid,
       seed: this.seed,
+      autocast: c.autocast,
     });
     this.store.logMetrics(this.step, this.store.goldUsed(), { ...this.lastEval, 'time/eval': (performance.now() - t0) / 1000 });
   }

@@ -12,7 +12,8 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   seed: 0,
   device: 'cpu',
   threads: 0,
-  autocast: false,
+  // bf16 autocast: about 4x faster on CPUs with AMX/AVX-512 bf16 (shared/notes/engine.md)
+  autocast: true,
   gold: { type: 'task' },
   budget: { gold: 320, initial: 128, rounds: 6, steps: 240 },
   rollout: {
