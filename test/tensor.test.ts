@@ -31,6 +31,8 @@ test('creation, metadata and data round trips', () => {
     assert.deepEqual(T.arange(4).toArray(), [0, 1, 2, 3]);
     assert.equal(T.arange(4).dtype, 'int64');
     assert.deepEqual(T.arange(1, 2, 0.25).toArray(), [1, 1.25, 1.5, 1.75]);
+    assert.equal(T.arange(1, 3, { dtype: 'float32' }).dtype, 'float32');
+    assert.deepEqual(T.arange(1, 3, { dtype: 'float32' }).toArray(), [1, 2]);
     assert.deepEqual(T.full([2], 3).toArray(), [3, 3]);
     assert.equal(T.full([2], 3).dtype, 'float32');
     assert.deepEqual(T.zeros([2, 2], { dtype: 'int64' }).toArray(), [0, 0, 0, 0]);

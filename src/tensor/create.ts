@@ -99,10 +99,12 @@ export function fullLike(t: Tensor, value: number, opts?: Opts): Tensor {
 
 /** arange(end) or arange(start, end, step?). int64 when all bounds are integers (as in torch). */
 export function arange(end: number, opts?: Opts): Tensor;
+export function arange(start: number, end: number, opts?: Opts): Tensor;
 export function arange(start: number, end: number, step?: number, opts?: Opts): Tensor;
-export function arange(a: number, b?: number | Opts, c?: number, d?: Opts): Tensor {
+export function arange(a: number, b?: number | Opts, c?: number | Opts, d?: Opts): Tensor {
   if (typeof b !== 'number') return finish(w(ops.arange(a, dt(b), device(b))), b);
-  return finish(w(ops.arange_start_step(a, b, c ?? 1, dt(d), device(d))), d);
+  const opts = typeof c === 'object' ? c : d;
+  return finish(w(ops.arange_start_step(a, b, typeof c === 'number' ? c : 1, dt(opts), device(opts))), opts);
 }
 
 /** Standard normal samples from the global generator (see manualSeed). */
