@@ -6,7 +6,10 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
 
+#include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <unordered_set>
 
 #include "convert.h"
 
@@ -309,10 +312,26 @@ static Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+// libtorch's TORCH_WARN goes through glog to stderr on every occurrence, with a glog banner; this
+// prints each distinct warning once, as Python's default warning filter does for PyTorch users.
+class OnceWarningHandler : public c10::WarningHandler {
+ public:
+  void process(const c10::SourceLocation&, const std::string& msg, const bool) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (seen_.insert(msg).second) std::fprintf(stderr, "libtorch warning: %s\n", msg.c_str());
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_set<std::string> seen_;
+};
+
 }  // namespace d2po
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace d2po;
+  static OnceWarningHandler warnings;
+  c10::Warning::set_warning_handler(&warnings);
   const std::pair<const char*, Fn> fns[] = {
       {"dispose", dispose},
       {"liveCount", liveCount},
