@@ -6,6 +6,9 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+#include <link.h>
+
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -284,11 +287,37 @@ static Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// openblas_set_num_threads from whichever loaded library provides it. Node loads addons with
+// local symbol scope, so RTLD_DEFAULT alone does not see libtorch's BLAS: look through the
+// loaded objects.
+using SetThreadsFn = void (*)(int);
+static int findOpenblas(struct dl_phdr_info* info, size_t, void* out) {
+  if (!info->dlpi_name || !std::strstr(info->dlpi_name, "blas")) return 0;
+  void* lib = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+  if (!lib) return 0;
+  void* sym = dlsym(lib, "openblas_set_num_threads");
+  dlclose(lib);
+  if (!sym) return 0;
+  *static_cast<void**>(out) = sym;
+  return 1;
+}
+static SetThreadsFn openblasSetNumThreads() {
+  static SetThreadsFn fn = [] {
+    void* sym = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (!sym) dl_iterate_phdr(findOpenblas, &sym);
+    return reinterpret_cast<SetThreadsFn>(sym);
+  }();
+  return fn;
+}
+
 static Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   return guard(info, "setNumThreads", [&]() -> Napi::Value {
     int64_t n = toInt(info[0], "threads");
     if (n < 1) throw ArgError("threads must be >= 1");
     at::set_num_threads(static_cast<int>(n));
+    // ATen sets OpenMP's (and MKL's) thread count but not OpenBLAS's own pthread pool, which
+    // otherwise keeps one thread per core: matmuls would ignore the setting.
+    if (auto set = openblasSetNumThreads()) set(static_cast<int>(n));
     return info.Env().Undefined();
   });
 }
@@ -305,6 +334,7 @@ static Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   return guard(info, "buildInfo", [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     auto o = Napi::Object::New(env);
+    o.Set("openblasThreadControl", openblasSetNumThreads() != nullptr);
     o.Set("torchVersion", TORCH_VERSION);
     o.Set("config", at::show_config());
     o.Set("parallel", at::get_parallel_info());

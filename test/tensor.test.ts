@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as T from '../src/tensor/index.js';
 import { chooseOpenblasCoretype } from '../src/tensor/blas-env.js';
+import { N } from '../src/tensor/native.js';
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5): void {
   assert.equal(actual.length, expected.length, `length ${actual.length} != ${expected.length}`);
@@ -361,6 +362,8 @@ test('threads, backend info and OpenBLAS core choice', () => {
   assert.equal(T.getNumThreads(), 1);
   T.setNumThreads(info.threads);
   assert.throws(() => T.setNumThreads(0), /threads must be >= 1/);
+  // OpenBLAS keeps its own pthread pool; setNumThreads must reach it too
+  if (info.blas.startsWith('OpenBLAS')) assert.equal(N.buildInfo().openblasThreadControl, true);
   assert.equal(chooseOpenblasCoretype('flags\t\t: fpu sse avx2 fma avx512f avx512dq avx512bw avx512vl\n'), 'SkylakeX');
   assert.equal(chooseOpenblasCoretype('flags\t\t: fpu sse avx2 fma\n'), 'Haswell');
   assert.equal(chooseOpenblasCoretype('flags\t\t: fpu sse\n'), undefined);

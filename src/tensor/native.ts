@@ -40,7 +40,8 @@ export interface Native {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaAvailable(): boolean;
-  buildInfo(): { torchVersion: string; config: string; parallel: string };
+  /** openblasThreadControl: setNumThreads also reaches OpenBLAS's own thread pool */
+  buildInfo(): { torchVersion: string; config: string; parallel: string; openblasThreadControl: boolean };
   ops: Record<string, OpFn>;
 }
 
