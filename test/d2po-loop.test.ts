@@ -125,3 +125,28 @@ test('ensemble discriminator with disagreement selection, k = 3 best-vs-worst an
   s.close();
   rmSync(root, { recursive: true });
 });
+
+test('variant options: IPO loss, rollouts from the initial policy, random batch-local selection, round-only discriminator updates', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const dir = join(root, 'run');
+  const base = config('d2po', dir);
+  const c = resolveConfig({
+    ...base,
+    rollout: { ...base.rollout, source: 'initial', batchSize: 6 },
+    policy: { ...base.policy, loss: 'ipo' },
+    selection: { strategy: 'random', scope: 'batch' },
+    discriminator: { ...base.discriminator, trainOn: 'round' },
+  });
+  const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  assert.equal(res.goldUsed, 20);
+  const s = RunStore.open(dir);
+  // batch-local selection: each round's gold comes from the step that closed it (steps 2 and 4)
+  assert.deepEqual([...new Set(s.ledger(1).map((e) => s.getPair(e.pairId)!.step))], [2]);
+  assert.deepEqual([...new Set(s.ledger(2).map((e) => s.getPair(e.pairId)!.step))], [4]);
+  // round-only updates: the discriminator's uses at round 2 are round 2's gold only
+  const r2 = s.uses({ target: 'discriminator' }).filter((u) => u.round === 2);
+  const round2 = new Set(s.ledger(2).map((e) => e.pairId));
+  assert.ok(r2.every((u) => round2.has(u.pairId)));
+  s.close();
+  rmSync(root, { recursive: true });
+});

@@ -46,7 +46,7 @@ export class FrozenLogprobs {
   private readonly cache = new Map<string, number>();
   constructor(
     readonly model: CausalLM,
-    readonly maxEntries = 200_000,
+    readonly maxEntries = 20_000,
     readonly chunk = 64,
   ) {}
 
