@@ -362,6 +362,9 @@ test('threads, backend info and OpenBLAS core choice', () => {
   assert.equal(T.getNumThreads(), 1);
   T.setNumThreads(info.threads);
   assert.throws(() => T.setNumThreads(0), /threads must be >= 1/);
+  // no OpenMP spin-waiting on shared cores unless the user asked for it
+  assert.equal(info.ompWaitPolicy, process.env.OMP_WAIT_POLICY);
+  assert.ok(info.ompWaitPolicy);
   // OpenBLAS keeps its own pthread pool; setNumThreads must reach it too
   if (info.blas.startsWith('OpenBLAS')) assert.equal(N.buildInfo().openblasThreadControl, true);
   assert.equal(chooseOpenblasCoretype('flags\t\t: fpu sse avx2 fma avx512f avx512dq avx512bw avx512vl\n'), 'SkylakeX');

@@ -72,6 +72,8 @@ export interface BackendInfo {
   openblasCoretype?: string;
   /** True when d2po chose openblasCoretype (the environment did not set it). */
   openblasCoretypeChosen: boolean;
+  /** libgomp's OMP_WAIT_POLICY (d2po defaults it to PASSIVE: no spinning on shared cores). */
+  ompWaitPolicy?: string;
 }
 
 export function backendInfo(): BackendInfo {
@@ -83,6 +85,7 @@ export function backendInfo(): BackendInfo {
     parallel: /ATen parallel backend: (.*)/.exec(b.parallel)?.[1] ?? 'unknown',
     cuda: N.cudaAvailable(),
     openblasCoretypeChosen: blasEnv.chosen,
+    ...(process.env.OMP_WAIT_POLICY ? { ompWaitPolicy: process.env.OMP_WAIT_POLICY } : {}),
     ...(blasEnv.coretype ? { openblasCoretype: blasEnv.coretype } : {}),
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { chooseOpenblasCoretype } from '../../tensor/blas-env.js';
-import { backendInfo, noGrad, randn, scope, type BackendInfo } from '../../tensor/index.js';
+import type { BackendInfo } from '../../tensor/index.js';
 import { UsageError, type Command } from '../command.js';
 
 const help = `usage: d2po doctor [--size N] [--reps R] [--json]
@@ -33,7 +33,10 @@ export interface DoctorReport extends BackendInfo {
   warnings: string[];
 }
 
-function matmulGflops(size: number, reps: number, dtype: 'float32' | 'bfloat16'): number {
+type Engine = typeof import('../../tensor/index.js');
+
+function matmulGflops(T: Engine, size: number, reps: number, dtype: 'float32' | 'bfloat16'): number {
+  const { noGrad, randn, scope } = T;
   return scope(() =>
     noGrad(() => {
       const a = randn([size, size]).to(dtype);
@@ -101,8 +104,10 @@ export const doctor: Command = {
     if (!Number.isInteger(size) || size < 16 || size > 8192) throw new UsageError(`--size must be an integer in 16..8192, got ${values.size}`);
     if (!Number.isInteger(reps) || reps < 1 || reps > 100) throw new UsageError(`--reps must be an integer in 1..100, got ${values.reps}`);
 
-    const fp32Gflops = matmulGflops(size, reps, 'float32');
-    const bf16Gflops = matmulGflops(size, reps, 'bfloat16');
+    // Loaded here, not at the top: the other commands' --help must work while the addon is unbuilt.
+    const T = await import('../../tensor/index.js');
+    const fp32Gflops = matmulGflops(T, size, reps, 'float32');
+    const bf16Gflops = matmulGflops(T, size, reps, 'bfloat16');
     let cpuinfo = '';
     try {
       cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -110,7 +115,7 @@ export const doctor: Command = {
       // not Linux: no core type advice
     }
     const recommendedCoretype = chooseOpenblasCoretype(cpuinfo);
-    const base = { ...backendInfo(), ...(recommendedCoretype ? { recommendedCoretype } : {}), cores: availableParallelism(), loadAverage: loadavg()[0], size, fp32Gflops, bf16Gflops };
+    const base = { ...T.backendInfo(), ...(recommendedCoretype ? { recommendedCoretype } : {}), cores: availableParallelism(), loadAverage: loadavg()[0], size, fp32Gflops, bf16Gflops };
     const report: DoctorReport = { ...base, warnings: doctorWarnings(base) };
 
     if (values.json) {
@@ -124,6 +129,7 @@ export const doctor: Command = {
       `libtorch           ${report.torchVersion} (parallel backend ${report.parallel})`,
       `BLAS               ${report.blas}`,
       `OPENBLAS_CORETYPE  ${coretypeNote}`,
+      `OMP_WAIT_POLICY    ${report.ompWaitPolicy ?? 'unset'}`,
       `threads            ${report.threads} (${report.cores} cores, load average ${report.loadAverage.toFixed(1)})`,
       `CUDA               ${report.cuda ? 'available' : 'not available'}`,
       `fp32 matmul        ${size}x${size}: ${fp32Gflops.toFixed(1)} GFLOP/s (${(fp32Gflops / report.threads).toFixed(1)} per thread)`,
