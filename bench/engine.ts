@@ -9,21 +9,28 @@
 // (all threads) is shown beside it because the machine is often shared, and CPU time is less
 // disturbed by other processes than wall time is.
 //
-// Environment: BENCH_REPS (default 5), BENCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3).
+// Environment: BENCH_REPS (default 7), BENCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3).
+// OMP_WAIT_POLICY defaults to PASSIVE here, for both engines (the PyTorch worker inherits it): with
+// libgomp's default spin-waiting, every parallel region on a machine whose cores other processes
+// also use stalls for scheduler quanta, and both engines ran 5-20x slower (and noisier) here.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createModel, responseLogprobs, sample, saveModel } from '../src/model/index.js';
-import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } from '../src/tensor/index.js';
-import { dpoLoss } from '../src/train/losses.js';
 import { Rng } from '../src/util/rng.js';
 
-const REPS = Number(process.env.BENCH_REPS ?? 5);
+// before libtorch (and its OpenMP runtime) loads: hence the dynamic imports below
+process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+const { createModel, responseLogprobs, sample, saveModel } = await import('../src/model/index.js');
+const { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } = await import('../src/tensor/index.js');
+const { dpoLoss } = await import('../src/train/losses.js');
+
+const REPS = Number(process.env.BENCH_REPS ?? 7);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
-const TRAIN_STEPS = 2; // timed steps per repetition (mean), after one untimed warm-up step
+const TRAIN_STEPS = 2; // timed steps per repetition (mean), after untimed warm-up steps
+const SAMPLE_RUNS = 2; // timed sampling runs per repetition (mean)
 const PAIRS = 16;
 const PROMPT = 16;
 const NEW = 48;
@@ -134,7 +141,9 @@ async function main() {
       }
       return { secs, cpu };
     },
-    sample: () => timeIt(() => sample(policy, samplePrompts, { maxNewTokens: NEW, temperature: 1, eosId: null })),
+    sample: () => timeIt(() => {
+      for (let i = 0; i < SAMPLE_RUNS; i++) sample(policy, samplePrompts, { maxNewTokens: NEW, temperature: 1, eosId: null });
+    }).map((x) => x / SAMPLE_RUNS),
   };
 
   // warm-up, and a check that both engines compute the same thing: the first step's loss from the
@@ -154,8 +163,8 @@ async function main() {
       let row: Row;
       if (kind === 'sample') {
         const [o, oc] = ours.sample();
-        const t = await ask({ cmd: 'sample', steps: 1 });
-        row = { kind, ours: o, oursCpu: oc, torch: t.secs[0], torchCpu: t.cpu[0] };
+        const t = await ask({ cmd: 'sample', steps: SAMPLE_RUNS });
+        row = { kind, ours: o, oursCpu: oc, torch: mean(t.secs), torchCpu: mean(t.cpu) };
       } else {
         const bf16 = kind === 'train_bf16';
         const o = ours.train(bf16);
@@ -173,7 +182,7 @@ async function main() {
   py.stdin.end();
 
   const info = backendInfo();
-  console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'}; ${THREADS} threads both sides; ${REPS} interleaved pairs; libtorch ${info.torchVersion}; ${info.blas}`);
+  console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'}; ${THREADS} threads both sides; ${REPS} interleaved pairs; libtorch ${info.torchVersion}; ${info.blas}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}`);
   console.log('| work | ours, median s | PyTorch, median s | wall: PyTorch / ours | CPU time: PyTorch / ours |');
   console.log('|---|---|---|---|---|');
   const ratio: Record<string, number> = {};
