@@ -1,6 +1,7 @@
 // Node-API addon over libtorch: tensor handles, data in/out, autograd and global modes.
 // The per-operator functions are generated (gen-ops.mjs); this file holds what is not an ATen op.
 #include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -237,6 +238,23 @@ static Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
   });
 }
 
+// inferenceModeEnter() -> token; inferenceModeExit(token). The RAII guard lives on the heap
+// between the two calls; the JS side pairs them with try/finally, so they nest like scopes.
+static Napi::Value inferenceModeEnter(const Napi::CallbackInfo& info) {
+  return guard(info, "inferenceMode", [&]() -> Napi::Value {
+    auto* g = new c10::InferenceMode(true);
+    return Napi::External<c10::InferenceMode>::New(info.Env(), g);
+  });
+}
+
+static Napi::Value inferenceModeExit(const Napi::CallbackInfo& info) {
+  return guard(info, "inferenceMode", [&]() -> Napi::Value {
+    if (!info[0].IsExternal()) throw ArgError("expected an inference mode token");
+    delete info[0].As<Napi::External<c10::InferenceMode>>().Data();
+    return info.Env().Undefined();
+  });
+}
+
 static Napi::Value isGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
 }
@@ -380,6 +398,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"backward", backward},
       {"setGradEnabled", setGradEnabled},
       {"isGradEnabled", isGradEnabled},
+      {"inferenceModeEnter", inferenceModeEnter},
+      {"inferenceModeExit", inferenceModeExit},
       {"autocastEnter", autocastEnter},
       {"autocastExit", autocastExit},
       {"manualSeed", manualSeed},

@@ -197,6 +197,20 @@ test('noGrad stops recording; requiresGrad on non-leaf fails cleanly', () => {
   });
 });
 
+test('inferenceMode: no autograd inside, clear error when its tensors meet backward', () => {
+  T.scope(() => {
+    const p = T.ones([2], { requiresGrad: true });
+    const y = T.inferenceMode(() => T.inferenceMode(() => p.mul(3)).add(1));
+    assert.equal(y.requiresGrad, false);
+    assert.deepEqual(y.toArray(), [4, 4]);
+    assert.equal(T.isGradEnabled(), true);
+    assert.equal(p.mul(2).requiresGrad, true);
+    assert.throws(() => p.mul(y).sum().backward(), /Inference tensors cannot be saved for backward/);
+    assert.throws(() => T.inferenceMode(() => { throw new Error('inside'); }), /inside/);
+    assert.equal(p.mul(2).requiresGrad, true, 'mode restored after a throw');
+  });
+});
+
 test('bad input throws a JS Error and does not crash', () => {
   T.scope(() => {
     const a = T.ones([2, 3]);

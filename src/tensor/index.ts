@@ -8,7 +8,7 @@ export {
 export { embedding, linear, layerNorm, crossEntropy, dropout } from './functional.js';
 export { scope, scopeAsync } from './scope.js';
 export {
-  noGrad, enableGrad, isGradEnabled, autocast, liveTensorCount, manualSeed, setNumThreads, getNumThreads,
+  noGrad, enableGrad, inferenceMode, isGradEnabled, autocast, liveTensorCount, manualSeed, setNumThreads, getNumThreads,
   cudaAvailable, backendInfo, type BackendInfo,
 } from './modes.js';
 export { AdamW, clipGradNorm, type AdamWOpts, type OptimizerState } from './optim.js';

@@ -22,6 +22,20 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Runs fn in libtorch's inference mode: like noGrad, and cheaper per op (no autograd or view
+ * tracking), for sampling and scoring. Tensors made inside cannot take part in autograd later
+ * (libtorch throws if they are saved for backward). Synchronous fn only.
+ */
+export function inferenceMode<T>(fn: () => T): T {
+  const token = N.inferenceModeEnter();
+  try {
+    return fn();
+  } finally {
+    N.inferenceModeExit(token);
+  }
+}
+
 export function isGradEnabled(): boolean {
   return N.isGradEnabled();
 }

@@ -7,6 +7,8 @@ import { configureBlasEnv } from './blas-env.js';
 /** An opaque handle to a native at::Tensor (a type-tagged N-API External). */
 export type Handle = { readonly __tensorHandle: unique symbol };
 
+export type InferenceToken = { readonly __inferenceToken: unique symbol };
+
 /** One generated function per ATen operator; see native/ops.txt. Untyped on purpose: the
  * typed surface is the Tensor class. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -34,6 +36,8 @@ export interface Native {
   backward(h: Handle, gradient?: Handle | null, retainGraph?: boolean | null): void;
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
+  inferenceModeEnter(): InferenceToken;
+  inferenceModeExit(token: InferenceToken): void;
   autocastEnter(dtype: number, enabled: boolean): [boolean, number, boolean, number];
   autocastExit(cpuEnabled: boolean, cpuDtype: number, cudaEnabled: boolean, cudaDtype: number): void;
   manualSeed(seed: number): void;
