@@ -150,3 +150,15 @@ test('variant options: IPO loss, rollouts from the initial policy, random batch-
   s.close();
   rmSync(root, { recursive: true });
 });
+
+test('resume refuses a run whose process is still alive', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const dir = join(root, 'run');
+  const s = RunStore.open(dir, { create: true });
+  s.setMeta('config', config('dpo', dir));
+  s.setMeta('status', 'running');
+  s.setMeta('pid', process.ppid);
+  s.close();
+  await assert.rejects(runLoop(null, { dir, resume: true, task, gold: new RewardFunctionGold(task), progress: false }), /still running \(process \d+\)/);
+  rmSync(root, { recursive: true });
+});

@@ -8,6 +8,7 @@ import type { Task } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
 import { Progress } from '../cli/progress.js';
 import { Rng, hashSeed } from '../util/rng.js';
+import { processAlive } from '../util/process-alive.js';
 import { validateConfig, type RunConfig } from './config.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
@@ -474,6 +475,11 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     if (store.getMeta('status') === 'done') {
       store.close();
       throw new Error(`run ${o.dir} is already done`);
+    }
+    const pid = store.getMeta<number>('pid');
+    if (store.getMeta('status') === 'running' && pid !== undefined && pid !== process.pid && processAlive(pid)) {
+      store.close();
+      throw new Error(`run ${o.dir} is still running (process ${pid})`);
     }
   } else {
     if (!config) throw new Error('runLoop: a new run needs a config');

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RUN_DB, RunStore, type RunStatus } from './run-store.js';
+import { processAlive } from '../util/process-alive.js';
 
 /** What `d2po runs` and `d2po runs show` print for one run. */
 export interface RunSummary {
@@ -23,15 +24,6 @@ export interface RunSummary {
   last_eval: { step: number; gold_used: number; metrics: Record<string, number> } | null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function summarizeRun(dir: string): RunSummary {
   const store = RunStore.open(dir, { readonly: true });
   try {
@@ -40,7 +32,7 @@ export function summarizeRun(dir: string): RunSummary {
     let reason = store.getMeta<string>('error');
     const pid = store.getMeta<number>('pid');
     // a run whose process is gone without saying so was killed (SIGKILL, power loss)
-    if (status === 'running' && pid !== undefined && !alive(pid)) {
+    if (status === 'running' && pid !== undefined && !processAlive(pid)) {
       status = 'failed';
       reason = `process ${pid} is gone (killed?); continue it with d2po run --resume ${dir}`;
     }

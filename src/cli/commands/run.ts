@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
 import { METHODS, setPath, ConfigError, type RunConfig } from '../../d2po/config.js';
@@ -7,7 +7,7 @@ import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
 import { describePlan, runLoop } from '../../d2po/loop.js';
 import { RunStore } from '../../store/run-store.js';
-import { loadTask } from '../../tasks/registry.js';
+import { loadTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 
@@ -137,9 +137,11 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     setPath(user, s.slice(0, eq), v);
   }
   if (user.method === undefined) user.method = 'd2po';
-  if (typeof user.model === 'string') user.model = resolveModelPath(user.model);
+  // absolute paths in the stored config, so that --resume works from any folder
+  if (typeof user.model === 'string') user.model = resolve(resolveModelPath(user.model));
+  if (typeof user.task === 'string' && looksLikePath(user.task)) user.task = resolve(user.task);
   if (user.out === undefined && typeof user.task === 'string') {
-    const task = basename(user.task).replace(/\.[^.]+$/, '');
+    const task = basename(user.task as string).replace(/\.[^.]+$/, '');
     user.out = join('runs', `${user.method}-${task}-seed${user.seed ?? 0}`);
   }
   return { user, source: values.config ? (values.config as string) : 'flags', values };
