@@ -94,7 +94,7 @@ export function createContrastiveDistillationTask(opts: ContrastiveDistillationO
     },
     async rewards(batch: RewardInput[]) {
       const { engine, large, small, tokenizer, prefix } = await models();
-      const { noGrad, scope, responseLogprobs } = engine;
+      const { inferenceMode, scope, responseLogprobs } = engine;
       const context = Math.min(large.contextLength, small.contextLength);
       const promptIds = batch.map((b) => [...prefix, ...tokenizer.encode(b.prompt)]);
       const responseIds = batch.map((b) => tokenizer.encode(b.response));
@@ -107,7 +107,7 @@ export function createContrastiveDistillationTask(opts: ContrastiveDistillationO
       const out: number[] = [];
       for (let i = 0; i < batch.length; i += batchSize) {
         const chunk = { promptIds: promptIds.slice(i, i + batchSize), responseIds: responseIds.slice(i, i + batchSize) };
-        const [l, s] = noGrad(() =>
+        const [l, s] = inferenceMode(() =>
           scope(() => [responseLogprobs(large, chunk).sum.toArray(), responseLogprobs(small, chunk).sum.toArray()]),
         );
         chunk.responseIds.forEach((r, j) => {
