@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/util/SmallVector.h>
 #include <napi.h>
 
 #include <atomic>
@@ -44,24 +45,29 @@ inline c10::optional<at::Tensor> toOptTensor(const Napi::Value& v, const char* w
   return toTensor(v, what);
 }
 
+// Plain napi calls here: these run for every argument of every op, and napi_get_value_double
+// both checks the type and reads the value in one call.
 inline double toDouble(const Napi::Value& v, const char* what) {
-  if (!v.IsNumber()) throw ArgError(std::string(what) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
+  double d;
+  if (napi_get_value_double(v.Env(), v, &d) != napi_ok) throw ArgError(std::string(what) + " must be a number");
+  return d;
 }
 
 inline int64_t toInt(const Napi::Value& v, const char* what) {
+  double d;
+  if (napi_get_value_double(v.Env(), v, &d) == napi_ok) {
+    // The range check comes first: casting NaN, infinities or out-of-range doubles is undefined.
+    if (!(d >= -9.2e18 && d <= 9.2e18) || d != static_cast<double>(static_cast<int64_t>(d)))
+      throw ArgError(std::string(what) + " must be an integer, got " + v.ToString().Utf8Value());
+    return static_cast<int64_t>(d);
+  }
   if (v.IsBigInt()) {
     bool lossless;
     int64_t r = v.As<Napi::BigInt>().Int64Value(&lossless);
     if (!lossless) throw ArgError(std::string(what) + " is out of the int64 range");
     return r;
   }
-  if (!v.IsNumber()) throw ArgError(std::string(what) + " must be an integer");
-  double d = v.As<Napi::Number>().DoubleValue();
-  // The range check comes first: casting NaN, infinities or out-of-range doubles is undefined.
-  if (!(d >= -9.2e18 && d <= 9.2e18) || d != static_cast<double>(static_cast<int64_t>(d)))
-    throw ArgError(std::string(what) + " must be an integer, got " + v.ToString().Utf8Value());
-  return static_cast<int64_t>(d);
+  throw ArgError(std::string(what) + " must be an integer");
 }
 
 inline bool toBool(const Napi::Value& v, const char* what) {
@@ -81,17 +87,26 @@ inline at::Scalar toScalar(const Napi::Value& v, const char* what) {
   return at::Scalar(d);
 }
 
-inline std::vector<int64_t> toIntList(const Napi::Value& v, const char* what) {
-  std::vector<int64_t> out;
-  if (v.IsNumber() || v.IsBigInt()) {  // int[1] arguments accept a bare integer
-    out.push_back(toInt(v, what));
-    return out;
+// Shapes and dim lists are short: kept on the stack.
+using IntList = c10::SmallVector<int64_t, 8>;
+
+inline IntList toIntList(const Napi::Value& v, const char* what) {
+  IntList out;
+  napi_env env = v.Env();
+  uint32_t n;
+  if (napi_get_array_length(env, v, &n) != napi_ok) {
+    if (v.IsNumber() || v.IsBigInt()) {  // int[1] arguments accept a bare integer
+      out.push_back(toInt(v, what));
+      return out;
+    }
+    throw ArgError(std::string(what) + " must be an array of integers");
   }
-  if (!v.IsArray()) throw ArgError(std::string(what) + " must be an array of integers");
-  auto a = v.As<Napi::Array>();
-  uint32_t n = a.Length();
   out.reserve(n);
-  for (uint32_t i = 0; i < n; i++) out.push_back(toInt(a.Get(i), what));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok) throw ArgError(std::string(what) + " must be an array of integers");
+    out.push_back(toInt(Napi::Value(env, e), what));
+  }
   return out;
 }
 

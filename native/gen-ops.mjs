@@ -66,7 +66,7 @@ function cppDefault(type, value) {
   if (value === 'Mean') return 'static_cast<int64_t>(at::Reduction::Mean)';
   if (value === 'Sum') return 'static_cast<int64_t>(at::Reduction::Sum)';
   if (/^'.*'$/.test(value) || /^".*"$/.test(value)) return `std::string(${JSON.stringify(value.slice(1, -1))})`;
-  if (/^\[.*\]$/.test(value)) return `std::vector<int64_t>{${value.slice(1, -1)}}`;
+  if (/^\[.*\]$/.test(value)) return `IntList{${value.slice(1, -1)}}`;
   if (/^-?[\d.e+-]+$/.test(value)) {
     if (/Scalar/.test(type)) return /[.e]/.test(value) ? `at::Scalar(${value})` : `at::Scalar(static_cast<int64_t>(${value}))`;
     return value;
@@ -98,11 +98,11 @@ const TYPES = {
   IntArrayRef: { conv: (v, w) => `toIntList(${v}, ${w})` },
   'c10::SymIntArrayRef': { conv: (v, w) => `toIntList(${v}, ${w})`, pass: (x) => `c10::fromIntArrayRef(${x})` },
   OptionalIntArrayRef: {
-    conv: (v, w) => `opt<std::vector<int64_t>>(${v}, toIntList, ${w})`,
+    conv: (v, w) => `opt<IntList>(${v}, toIntList, ${w})`,
     pass: (x) => `(${x} ? at::OptionalIntArrayRef(*${x}) : at::OptionalIntArrayRef())`,
   },
   OptionalSymIntArrayRef: {
-    conv: (v, w) => `opt<std::vector<int64_t>>(${v}, toIntList, ${w})`,
+    conv: (v, w) => `opt<IntList>(${v}, toIntList, ${w})`,
     pass: (x) => `(${x} ? at::OptionalSymIntArrayRef(c10::fromIntArrayRef(*${x})) : at::OptionalSymIntArrayRef(c10::nullopt))`,
   },
   'c10::optional<ArrayRef<double>>': {
