@@ -28,7 +28,8 @@ export interface ForwardOutput {
  * Keys and values of past positions per layer, filled up to `length`: keys stored transposed,
  * [B, H, headDim, maxLength], values [B, H, maxLength, headDim], both contiguous, so that the two
  * attention matmuls of a decoding step read them in place (no copy of the cache per token).
- * Attention runs over the whole buffer; the bias masks what is not filled yet.
+ * Attention runs over the whole buffer; the bias masks what is not filled yet. Its tensors belong
+ * to the scope that creates it, like any others.
  */
 export interface KVCache {
   keysT: Tensor[];
@@ -188,12 +189,8 @@ export function attend(
 }
 
 export function makeCache(nLayer: number, batch: number, nHead: number, maxLength: number, headDim: number, device: Device): KVCache {
-  const alloc = (shape: number[]) => Array.from({ length: nLayer }, () => zeros(shape, { device }).keep());
+  const alloc = (shape: number[]) => Array.from({ length: nLayer }, () => zeros(shape, { device }));
   return { keysT: alloc([batch, nHead, headDim, maxLength]), values: alloc([batch, nHead, maxLength, headDim]), length: 0, maxLength };
-}
-
-export function disposeCache(cache: KVCache): void {
-  for (const t of [...cache.keysT, ...cache.values]) t.dispose();
 }
 
 /** Dropout that costs nothing when off. */

@@ -1,5 +1,5 @@
 import { manualSeed, multinomial, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
-import { disposeCache, type CausalLM } from './decoder.js';
+import type { CausalLM } from './decoder.js';
 
 export interface SampleOptions {
   /** samples per prompt (default 1) */
@@ -106,15 +106,17 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
     };
   };
   const done = new Array<boolean>(R).fill(false);
-  const cache = model.createCache(R, maxLen);
-  let eosMask: Tensor | null = null;
-  if (eosId !== null && min > 0) {
-    const m = new Array<number>(model.config.vocab_size).fill(0);
-    m[eosId] = 1;
-    eosMask = tensor(m, { shape: [1, m.length], dtype: 'bool', device }).keep();
-  }
-  try {
+  // One scope around everything, so that no tensor here is left to the garbage collector (the
+  // cache is freed at the end; tensors made outside scopes also count against V8's heap limits).
+  scope(() =>
     noGrad(() => {
+      const cache = model.createCache(R, maxLen);
+      let eosMask: Tensor | null = null;
+      if (eosId !== null && min > 0) {
+        const m = new Array<number>(model.config.vocab_size).fill(0);
+        m[eosId] = 1;
+        eosMask = tensor(m, { shape: [1, m.length], dtype: 'bool', device });
+      }
       let next: number[] = [];
       for (let step = 0; step < opts.maxNewTokens; step++) {
         next = scope(() => {
@@ -137,10 +139,7 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
         }
         if (done.every(Boolean)) break;
       }
-    });
-  } finally {
-    disposeCache(cache);
-    eosMask?.dispose();
-  }
+    }),
+  );
   return promptIds.map((_, i) => out.slice(i * n, i * n + n));
 }
