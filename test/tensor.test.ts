@@ -269,6 +269,22 @@ test('scope frees intermediates and hands back returned tensors', () => {
   assert.equal(T.liveTensorCount(), base);
 });
 
+test('scope and the modes refuse async functions', async () => {
+  const base = T.liveTensorCount();
+  const pending: Promise<unknown>[] = [];
+  const asyncFn = async (): Promise<number> => {
+    T.ones([2]);
+    return 1;
+  };
+  assert.throws(() => T.scope(() => { const p = asyncFn(); pending.push(p); return p; }), /Use scopeAsync/);
+  assert.equal(T.liveTensorCount(), base);
+  for (const mode of [T.noGrad, T.inferenceMode, T.autocast] as const) {
+    assert.throws(() => mode(() => { const p = asyncFn(); pending.push(p); return p; }), /only covers synchronous code/);
+  }
+  assert.equal(T.isGradEnabled(), true);
+  await Promise.all(pending);
+});
+
 test('scopeAsync frees intermediates across awaits', async () => {
   const base = T.liveTensorCount();
   const r = await T.scopeAsync(async () => {

@@ -2,11 +2,17 @@ import { loadedBlas } from './blas-env.js';
 import { dtypeCode } from './dtype.js';
 import { blasEnv, N } from './native.js';
 
+// The modes below are per thread, not per promise: an async fn would run its awaited part outside them.
+function syncOnly<T>(what: string, result: T): T {
+  if (result instanceof Promise) throw new TypeError(`${what}(fn): fn returned a Promise; the mode only covers synchronous code`);
+  return result;
+}
+
 /** Runs fn with autograd recording off (synchronous fn only: grad mode is per thread, not per promise). */
 export function noGrad<T>(fn: () => T): T {
   const prev = N.setGradEnabled(false);
   try {
-    return fn();
+    return syncOnly('noGrad', fn());
   } finally {
     N.setGradEnabled(prev);
   }
@@ -16,7 +22,7 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   const prev = N.setGradEnabled(true);
   try {
-    return fn();
+    return syncOnly('enableGrad', fn());
   } finally {
     N.setGradEnabled(prev);
   }
@@ -30,7 +36,7 @@ export function enableGrad<T>(fn: () => T): T {
 export function inferenceMode<T>(fn: () => T): T {
   const token = N.inferenceModeEnter();
   try {
-    return fn();
+    return syncOnly('inferenceMode', fn());
   } finally {
     N.inferenceModeExit(token);
   }
@@ -48,7 +54,7 @@ export function isGradEnabled(): boolean {
 export function autocast<T>(fn: () => T, opts?: { dtype?: 'bfloat16'; enabled?: boolean }): T {
   const prev = N.autocastEnter(dtypeCode(opts?.dtype ?? 'bfloat16'), opts?.enabled ?? true);
   try {
-    return fn();
+    return syncOnly('autocast', fn());
   } finally {
     N.autocastExit(prev[0], prev[1], prev[2], prev[3]);
   }

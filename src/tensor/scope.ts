@@ -64,6 +64,10 @@ export function scope<T>(fn: () => T): T {
     throw e;
   }
   pop();
+  if (result instanceof Promise) {
+    release(frame, undefined, false);
+    throw new TypeError('scope(fn): fn returned a Promise; its tensors would be freed before it finishes. Use scopeAsync.');
+  }
   release(frame, result, true);
   return result;
 }
