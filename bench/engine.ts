@@ -10,21 +10,18 @@
 // disturbed by other processes than wall time is.
 //
 // Environment: BENCH_REPS (default 7), BENCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3).
-// OMP_WAIT_POLICY defaults to PASSIVE here, for both engines (the PyTorch worker inherits it): with
-// libgomp's default spin-waiting, every parallel region on a machine whose cores other processes
-// also use stalls for scheduler quanta, and both engines ran 5-20x slower (and noisier) here.
+// The PyTorch worker inherits our environment, so both engines run with the OMP_WAIT_POLICY
+// (PASSIVE unless set: spin-waiting on shared cores made both 5-20x slower here) and the
+// OPENBLAS_CORETYPE that src/tensor sets before libtorch loads.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createModel, responseLogprobs, sample, saveModel } from '../src/model/index.js';
+import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } from '../src/tensor/index.js';
+import { dpoLoss } from '../src/train/losses.js';
 import { Rng } from '../src/util/rng.js';
-
-// before libtorch (and its OpenMP runtime) loads: hence the dynamic imports below
-process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-const { createModel, responseLogprobs, sample, saveModel } = await import('../src/model/index.js');
-const { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } = await import('../src/tensor/index.js');
-const { dpoLoss } = await import('../src/train/losses.js');
 
 const REPS = Number(process.env.BENCH_REPS ?? 7);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
@@ -182,7 +179,7 @@ async function main() {
   py.stdin.end();
 
   const info = backendInfo();
-  console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'}; ${THREADS} threads both sides; ${REPS} interleaved pairs; libtorch ${info.torchVersion}; ${info.blas}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}`);
+  console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'}; ${THREADS} threads both sides; ${REPS} interleaved pairs; libtorch ${info.torchVersion}; ${info.blas}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}`);
   console.log('| work | ours, median s | PyTorch, median s | wall: PyTorch / ours | CPU time: PyTorch / ours |');
   console.log('|---|---|---|---|---|');
   const ratio: Record<string, number> = {};

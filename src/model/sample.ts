@@ -1,4 +1,4 @@
-import { manualSeed, multinomial, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
+import { inferenceMode, manualSeed, multinomial, scope, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM } from './decoder.js';
 
 export interface SampleOptions {
@@ -107,9 +107,10 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
   };
   const done = new Array<boolean>(R).fill(false);
   // One scope around everything, so that no tensor here is left to the garbage collector (the
-  // cache is freed at the end; tensors made outside scopes also count against V8's heap limits).
+  // cache is freed at the end; tensors made outside scopes also count against V8's heap limits);
+  // inference mode: no autograd bookkeeping at all, and nothing made here can enter a graph.
   scope(() =>
-    noGrad(() => {
+    inferenceMode(() => {
       const cache = model.createCache(R, maxLen);
       let eosMask: Tensor | null = null;
       if (eosId !== null && min > 0) {
