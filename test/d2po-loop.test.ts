@@ -74,6 +74,7 @@ for (const method of ALL) {
     if (method === 'd2po-self') assert.ok(s.uses({ target: 'discriminator', source: 'silver' }).length > 0);
     if (method === 'opo-gold') assert.equal(s.countLabels('silver'), 0, 'OPO-gold uses no silver');
     if (method.includes('ppo')) assert.ok(s.metrics('train/ppo_kl').length === res.steps, 'a PPO update every step');
+    assert.equal(s.metrics('base/reward').length, 1, 'the initial policy is evaluated once, before the warm start');
     const rewards = s.metrics('eval/reward');
     assert.equal(rewards[0].step, 0);
     assert.equal(rewards.at(-1)!.step, res.steps);

@@ -158,6 +158,7 @@ class Run {
       );
       const t0 = Date.now();
       const gold = await buyGold(this.store, this.o.gold, 0, 0);
+      if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
       this.store.logMetrics(0, this.store.goldUsed(), {
         'round/gold': sel.length,
@@ -362,10 +363,14 @@ class Run {
     this.roundsDone = r + 1;
   }
 
-  async evaluate(): Promise<void> {
+  /**
+   * Evaluates the policy (and discriminator). `base` = before the warm start: logged as base/*
+   * (the initial policy's numbers), so that eval/* always describes the trained policy.
+   */
+  async evaluate(base = false): Promise<void> {
     const c = this.c;
     const t0 = performance.now();
-    this.lastEval = await evaluate(this.policy, this.refLp, this.disc, this.codec, this.o.task, this.devPrompts, this.trainPrompts, {
+    const m = await evaluate(this.policy, this.refLp, this.disc, this.codec, this.o.task, this.devPrompts, this.trainPrompts, {
       prompts: c.eval.prompts,
       temperature: c.eval.temperature,
       topP: c.eval.topP,
@@ -379,7 +384,12 @@ class Run {
       seed: this.seed,
       autocast: c.autocast,
     });
-    this.store.logMetrics(this.step, this.store.goldUsed(), { ...this.lastEval, 'time/eval': (performance.now() - t0) / 1000 });
+    if (base) {
+      this.store.logMetrics(this.step, this.store.goldUsed(), Object.fromEntries(Object.entries(m).map(([k, v]) => [k.replace(/^eval\//, 'base/'), v])));
+      return;
+    }
+    this.lastEval = m;
+    this.store.logMetrics(this.step, this.store.goldUsed(), { ...m, 'time/eval': (performance.now() - t0) / 1000 });
   }
 
   /** Policy, optimizer and discriminator to checkpoints/step-N (written aside, then renamed), then indexed. */
