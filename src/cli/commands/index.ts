@@ -8,6 +8,7 @@ import { sample } from './sample.js';
 import { run } from './run.js';
 import { runs } from './runs.js';
 import { doctor } from './doctor.js';
+import { demo } from './demo.js';
 
 // One line per subcommand; each lives in its own file beside this one.
 export const commands: Command[] = [
@@ -20,4 +21,5 @@ export const commands: Command[] = [
   run,
   runs,
   doctor,
+  demo,
 ];

@@ -1,0 +1,101 @@
+import { RunStore } from '../store/run-store.js';
+
+/** One evaluation of one run: where it stood (step, gold labels used) and its metrics. */
+export interface EvalPoint {
+  step: number;
+  goldUsed: number;
+  metrics: Record<string, number>;
+}
+
+export interface RunCurve {
+  dir: string;
+  method: string;
+  task: string;
+  seed: number;
+  goldBudget: number;
+  evals: EvalPoint[];
+  /** every metric row named `name` (round/*, time/* ...), in order */
+  series(name: string): { step: number; goldUsed: number; value: number }[];
+}
+
+/** Reads a run's evaluations (the eval/* metrics grouped by step) from its store. */
+export function readRunCurve(dir: string): RunCurve {
+  const store = RunStore.open(dir, { readonly: true });
+  try {
+    const config = store.getMeta<{ method: string; task: string; seed: number; budget: { gold: number } }>('config');
+    if (!config) throw new Error(`${dir} holds no run config`);
+    const rows = store.metrics();
+    const byStep = new Map<number, EvalPoint>();
+    for (const r of rows) {
+      if (!r.name.startsWith('eval/')) continue;
+      let p = byStep.get(r.step);
+      if (!p) byStep.set(r.step, (p = { step: r.step, goldUsed: r.goldUsed, metrics: {} }));
+      p.metrics[r.name] = r.value;
+    }
+    const evals = [...byStep.values()].sort((a, b) => a.step - b.step);
+    return {
+      dir,
+      method: config.method,
+      task: config.task,
+      seed: config.seed,
+      goldBudget: config.budget.gold,
+      evals,
+      series: (name) => rows.filter((r) => r.name === name).map((r) => ({ step: r.step, goldUsed: r.goldUsed, value: r.value })),
+    };
+  } finally {
+    store.close();
+  }
+}
+
+export interface Stat {
+  mean: number;
+  sd: number;
+  n: number;
+  min: number;
+  max: number;
+}
+
+/** Mean, sample standard deviation (0 for one value), count and range. */
+export function stat(xs: number[]): Stat {
+  const n = xs.length;
+  if (n === 0) return { mean: NaN, sd: NaN, n: 0, min: NaN, max: NaN };
+  const mean = xs.reduce((s, x) => s + x, 0) / n;
+  const sd = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, sd, n, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/**
+ * The value of `metric` at each gold-labels-used point, per method, pooled over runs (seeds).
+ * Where a run evaluated several times at one gold count (D2PO's silver steps between rounds),
+ * the last evaluation at that count stands for it.
+ */
+export function byGoldUsed(runs: RunCurve[], metric: string): Map<string, Map<number, Stat>> {
+  const perMethod = new Map<string, Map<number, number[]>>();
+  for (const run of runs) {
+    const last = new Map<number, number>();
+    for (const e of run.evals) if (metric in e.metrics) last.set(e.goldUsed, e.metrics[metric]);
+    let m = perMethod.get(run.method);
+    if (!m) perMethod.set(run.method, (m = new Map()));
+    for (const [g, v] of last) m.set(g, [...(m.get(g) ?? []), v]);
+  }
+  const out = new Map<string, Map<number, Stat>>();
+  for (const [method, m] of perMethod) {
+    out.set(method, new Map([...m.entries()].sort((a, b) => a[0] - b[0]).map(([g, vs]) => [g, stat(vs)])));
+  }
+  return out;
+}
+
+/** `2.31 ± 0.40` (or `2.31` for one run); `-` for no data. */
+export function fmtStat(s: Stat | undefined, digits = 2): string {
+  if (!s || s.n === 0) return '-';
+  return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}` : s.mean.toFixed(digits);
+}
+
+/** A markdown table: one row per gold-used point, one column per method. */
+export function goldTable(table: Map<string, Map<number, Stat>>, label = 'gold used'): string {
+  const methods = [...table.keys()];
+  const golds = [...new Set(methods.flatMap((m) => [...table.get(m)!.keys()]))].sort((a, b) => a - b);
+  const lines = [`| ${label} | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`];
+  for (const g of golds) lines.push(`| ${g} | ${methods.map((m) => fmtStat(table.get(m)!.get(g))).join(' | ')} |`);
+  return lines.join('\n');
+}
