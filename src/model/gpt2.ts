@@ -63,9 +63,13 @@ export function gpt2ParamName(c: Gpt2Config, fileName: string): string | null {
   return fileName.startsWith('transformer.') ? fileName : `transformer.${fileName}`;
 }
 
-/** Conv1D of HF: x @ W + b with W [in, out]; at::linear on W^T (a view) runs the same addmm without a copy. */
+/**
+ * Conv1D of HF: x @ W + b with W [in, out], as one addmm on the flattened input (what HF does), so
+ * that the weight's gradient comes out in its own [in, out] layout without a transposed copy.
+ */
 function conv1d(x: Tensor, w: Tensor, b: Tensor): Tensor {
-  return linear(x, w.transpose(0, 1), b);
+  const [B, T, nIn] = x.shape;
+  return b.addmm(x.reshape([B * T, nIn]), w).view([B, T, w.shape[1]]);
 }
 
 function activation(name: Gpt2Config['activation_function'], x: Tensor): Tensor {
