@@ -40,3 +40,25 @@ test('byGoldUsed pools seeds per gold point, the last evaluation at a gold count
   assert.equal(md.split('\n')[3], `| 64 | ${fmtStat(t.get('d2po')!.get(64))} | 2.50 |`);
   assert.match(md.split('\n')[3], /2\.50 ± 0\.71/);
 });
+
+test('writeReport: reward table, per-seed finals, tie shares and time split from run curves; charts written', async () => {
+  const { writeReport } = await import('../src/report/report.js');
+  const { mkdtempSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const rounds = (shares: number[]) => (name: string) =>
+    name === 'round/tie_share' ? shares.map((value, i) => ({ step: i, goldUsed: 32 * (i + 1), value })) : name === 'time/sample' ? [{ step: 1, goldUsed: 32, value: 0.5 }] : [];
+  const runs = [
+    { ...curve('d2po', 0, [[0, 32, 1.0], [20, 64, 2.0]]), series: rounds([0.5, 0.7]) },
+    { ...curve('d2po', 1, [[0, 32, 0.5], [20, 64, 3.0]]), series: rounds([0.3]) },
+  ];
+  runs[0].evals[1].metrics['eval/disc_acc'] = 0.6;
+  const out = mkdtempSync(join(tmpdir(), 'd2po-report-'));
+  const { markdown, files } = await writeReport(runs, out);
+  assert.match(markdown, /\| d2po \| 2\.50 ± 0\.71 \| 2\.00, 3\.00 \|/);
+  assert.match(markdown, /\| d2po \| 0\.50 ± 0\.20 \| - \|/); // tie shares 0.5, 0.7, 0.3
+  assert.match(markdown, /\| d2po \| 0\.50 \(2\) \|/); // time/sample of two runs
+  assert.match(markdown, /\| 20 \| 0\.60 \|/); // accuracy by step
+  assert.equal(files.length, 2);
+  for (const f of files) assert.ok(existsSync(f));
+});

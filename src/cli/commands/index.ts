@@ -9,6 +9,7 @@ import { run } from './run.js';
 import { runs } from './runs.js';
 import { doctor } from './doctor.js';
 import { demo } from './demo.js';
+import { report } from './report.js';
 
 // One line per subcommand; each lives in its own file beside this one.
 export const commands: Command[] = [
@@ -22,4 +23,5 @@ export const commands: Command[] = [
   runs,
   doctor,
   demo,
+  report,
 ];

@@ -1,0 +1,43 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../command.js';
+import { findRuns } from '../../store/run-summary.js';
+import { readRunCurve } from '../../report/curves.js';
+import { writeReport } from '../../report/report.js';
+
+const help = `usage: d2po report DIR... [--out DIR]
+
+Compares runs (several methods and seeds of one task): dev gold reward against gold labels used
+(mean ± sd over seeds), final rewards per seed, discriminator and implicit-reward accuracy on fresh
+current-policy pairs over training, the share of tied gold labels, and the time split of a step.
+Each DIR is a run folder or a folder of run folders. Writes OUT/report.md and PNG charts.
+
+options:
+  --out DIR   where report.md and the charts go (default: report/)`;
+
+export const report: Command = {
+  name: 'report',
+  summary: 'tables and charts comparing runs (reward vs gold labels, accuracy, ties, time)',
+  help,
+  async run(argv) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: { out: { type: 'string' } }, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (parsed.positionals.length === 0) throw new UsageError('give at least one run folder (or a folder of runs)');
+    const dirs = parsed.positionals.flatMap((p) => {
+      const found = findRuns(p);
+      if (found.length === 0) throw new UsageError(`${p}: no run folder (run.db) there`);
+      return found;
+    });
+    const out = parsed.values.out ?? 'report';
+    const { markdown, files } = await writeReport(dirs.map(readRunCurve), out);
+    await writeFile(join(out, 'report.md'), markdown + '\n');
+    console.log(markdown);
+    console.error(`wrote ${join(out, 'report.md')}${files.length ? ` and ${files.length} charts` : ''}`);
+    return 0;
+  },
+};
