@@ -9,7 +9,7 @@
 // (all threads) is shown beside it because the machine is often shared, and CPU time is less
 // disturbed by other processes than wall time is.
 //
-// Environment: BENCH_REPS (default 7), BENCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3).
+// Environment: BENCH_REPS (default 9), BENCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3).
 // The PyTorch worker inherits our environment, so both engines run with the OMP_WAIT_POLICY
 // (PASSIVE unless set: spin-waiting on shared cores made both 5-20x slower here) and the
 // OPENBLAS_CORETYPE that src/tensor sets before libtorch loads.
@@ -23,7 +23,7 @@ import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } from '../s
 import { dpoLoss } from '../src/train/losses.js';
 import { Rng } from '../src/util/rng.js';
 
-const REPS = Number(process.env.BENCH_REPS ?? 7);
+const REPS = Number(process.env.BENCH_REPS ?? 9);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const TRAIN_STEPS = 2; // timed steps per repetition (mean), after untimed warm-up steps
