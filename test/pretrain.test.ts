@@ -71,6 +71,16 @@ test('interrupting and resuming gives the same model as an uninterrupted run', a
   const ev = JSON.parse(readFileSync(join(dir, 'full/eval.json'), 'utf8'));
   assert.equal(ev.params, full.params);
   assert.equal(ev.test_ppl, null);
+
+  // Continued pretraining starts from the given weights (a negligible lr keeps them), and
+  // refuses a folder of another architecture.
+  const cont = await pretrain({ ...cfg('cont'), init: join(dir, 'full'), steps: 1, lr: 1e-12, warmupSteps: 0 }, quiet);
+  assert.ok(Math.abs(cont.devPpl! / full.devPpl! - 1) < 1e-3, `${cont.devPpl} vs ${full.devPpl}`);
+  const other = cfg('other');
+  await assert.rejects(
+    pretrain({ ...other, model: { ...other.model, n_embd: 64 }, init: join(dir, 'full') }, quiet),
+    /init model .*full does not match the config: n_embd is 32, the config says 64/,
+  );
 });
 
 test('resuming from a folder that is not a checkpoint, and a missing corpus file, fail clearly', async () => {

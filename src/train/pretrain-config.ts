@@ -49,6 +49,8 @@ export const pretrainConfigSchema = z.strictObject({
   evalTokens: posInt.default(32768),
   /** Save a resumable checkpoint every this many steps (0: only at the end and on Ctrl-C). */
   checkpointEvery: z.number().int().nonnegative().default(0),
+  /** Start from this model folder's weights (continued pretraining) instead of a random init; its architecture must match `model`. */
+  init: z.string().min(1).optional(),
   /** Output folder. */
   out: z.string().min(1),
 });
@@ -83,6 +85,7 @@ export function parsePretrainConfig(json: unknown, source: string, baseDir = pro
     minLr: c.minLr ?? c.lr / 10,
     tokenizer: abs(c.tokenizer),
     data: c.data === 'brown' ? 'brown' : { train: abs(c.data.train), dev: abs(c.data.dev), test: c.data.test && abs(c.data.test) },
+    init: c.init && abs(c.init),
     out: abs(c.out),
   };
 }

@@ -186,6 +186,19 @@ async function loadOptimizerState(dir: string, optimizers: { decay: AdamW; noDec
   }
 }
 
+/** The weights of a model folder, checked against the configured architecture. */
+async function initialModel(dir: string, want: Record<string, unknown>): Promise<CausalLM> {
+  const { model } = await loadModel(dir);
+  const got = model.config as unknown as Record<string, unknown>;
+  for (const k of ['model_type', 'vocab_size', 'n_embd', 'n_layer', 'n_head', 'n_positions']) {
+    if (got[k] !== want[k]) {
+      model.dispose();
+      throw new Error(`init model ${dir} does not match the config: ${k} is ${String(got[k])}, the config says ${String(want[k])}`);
+    }
+  }
+  return model;
+}
+
 export async function pretrain(configOrNull: PretrainConfig | null, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const log = opts.log ?? ((s: string) => console.error(s));
   let resumed: TrainerState | null = null;
@@ -222,7 +235,7 @@ export async function pretrain(configOrNull: PretrainConfig | null, opts: Pretra
     eos_token_id: eos,
     tie_word_embeddings: true,
   };
-  const model = resumed ? (await loadModel(ckptDir!)).model : createModel(modelConfig, { seed: cfg.seed });
+  const model = resumed ? (await loadModel(ckptDir!)).model : cfg.init ? await initialModel(cfg.init, modelConfig) : createModel(modelConfig, { seed: cfg.seed });
   model.train(true);
   const named = model.namedParameters();
   const optimizers = {

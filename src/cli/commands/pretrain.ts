@@ -22,7 +22,8 @@ options:
                           separated by blank lines)
                     steps, batchSize, [seqLen], lr, [minLr = lr/10], [warmupSteps = 0],
                     [weightDecay = 0.1], [betas = [0.9, 0.95]], [gradClip = 1], [bf16 = false],
-                    [seed = 0], [evalEvery = 0], [evalTokens = 32768], [checkpointEvery = 0], out
+                    [seed = 0], [evalEvery = 0], [evalTokens = 32768], [checkpointEvery = 0],
+                    [init: model folder to continue pretraining from], out
   --out DIR       override the config's output folder (relative to the current folder)
   --steps N       override the config's number of steps
   --threads N     libtorch CPU threads (default: the engine's; 1 is faster on a busy machine)
