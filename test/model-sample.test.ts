@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadModel, sample, type CausalLM } from '../src/model/index.js';
+import { createModel, loadModel, sample, type CausalLM } from '../src/model/index.js';
 import { liveTensorCount, noGrad, scope, tensor } from '../src/tensor/index.js';
 
 const FIX = join(import.meta.dirname, 'fixtures', 'model');
@@ -84,4 +84,16 @@ test('top-k 1 and a tiny top-p are greedy; top-k 3 draws only among the 3 most l
   assert.ok([...firsts].every((t) => top3.includes(t)), `${[...firsts]} within ${top3}`);
   assert.ok(firsts.size >= 2, 'temperature 2 over 3 tokens gives more than one distinct token in 64 draws');
   model.dispose();
+});
+
+test('sampling ignores dropout (train mode is switched off and restored)', async () => {
+  const { model, config } = await loadModel(join(FIX, 'gpt2'));
+  const dropped = createModel({ ...config, resid_pdrop: 0.5, embd_pdrop: 0.5, attn_pdrop: 0.5 }, { seed: 1 });
+  noGrad(() => dropped.parameters().forEach((p, i) => p.copy_(model.parameters()[i])));
+  dropped.train(true);
+  const opts = { maxNewTokens: 8, temperature: 0, eosId: null };
+  assert.deepEqual(sample(dropped, PROMPTS, opts), sample(model, PROMPTS, opts));
+  assert.equal(dropped.training, true);
+  model.dispose();
+  dropped.dispose();
 });

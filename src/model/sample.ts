@@ -106,41 +106,48 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
     };
   };
   const done = new Array<boolean>(R).fill(false);
-  // One scope around everything, so that no tensor here is left to the garbage collector (the
-  // cache is freed at the end; tensors made outside scopes also count against V8's heap limits);
-  // inference mode: no autograd bookkeeping at all, and nothing made here can enter a graph.
-  scope(() =>
-    inferenceMode(() => {
-      const cache = model.createCache(R, maxLen);
-      let eosMask: Tensor | null = null;
-      if (eosId !== null && min > 0) {
-        const m = new Array<number>(model.config.vocab_size).fill(0);
-        m[eosId] = 1;
-        eosMask = tensor(m, { shape: [1, m.length], dtype: 'bool', device });
-      }
-      let next: number[] = [];
-      for (let step = 0; step < opts.maxNewTokens; step++) {
-        next = scope(() => {
-          const hidden =
-            step === 0
-              ? model.hiddenStates(tensor(ids, { shape: [R, P], dtype: 'int64', device }), {
-                  attentionMask: tensor(promptMask, { shape: [R, P], dtype: 'int64', device }),
-                  cache,
-                })
-              : model.hiddenStates(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
-          // the head only at the last position: the prompt's other positions need no logits
-          let last = model.lmHead(hidden.select(1, hidden.shape[1] - 1));
-          if (last.dtype !== 'float32') last = last.to('float32');
-          return pick(last, o, step < min ? eosMask : null).toArray();
-        });
-        for (let r = 0; r < R; r++) {
-          if (done[r]) continue;
-          out[r].push(next[r]);
-          if (next[r] === eosId) done[r] = true;
+  // sampling runs without dropout whatever mode the model is in (restored afterwards)
+  const wasTraining = model.training;
+  model.train(false);
+  try {
+    // One scope around everything, so that no tensor here is left to the garbage collector (the
+    // cache is freed at the end; tensors made outside scopes also count against V8's heap limits);
+    // inference mode: no autograd bookkeeping at all, and nothing made here can enter a graph.
+    scope(() =>
+      inferenceMode(() => {
+        const cache = model.createCache(R, maxLen);
+        let eosMask: Tensor | null = null;
+        if (eosId !== null && min > 0) {
+          const m = new Array<number>(model.config.vocab_size).fill(0);
+          m[eosId] = 1;
+          eosMask = tensor(m, { shape: [1, m.length], dtype: 'bool', device });
         }
-        if (done.every(Boolean)) break;
-      }
-    }),
-  );
+        let next: number[] = [];
+        for (let step = 0; step < opts.maxNewTokens; step++) {
+          next = scope(() => {
+            const hidden =
+              step === 0
+                ? model.hiddenStates(tensor(ids, { shape: [R, P], dtype: 'int64', device }), {
+                    attentionMask: tensor(promptMask, { shape: [R, P], dtype: 'int64', device }),
+                    cache,
+                  })
+                : model.hiddenStates(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
+            // the head only at the last position: the prompt's other positions need no logits
+            let last = model.lmHead(hidden.select(1, hidden.shape[1] - 1));
+            if (last.dtype !== 'float32') last = last.to('float32');
+            return pick(last, o, step < min ? eosMask : null).toArray();
+          });
+          for (let r = 0; r < R; r++) {
+            if (done[r]) continue;
+            out[r].push(next[r]);
+            if (next[r] === eosId) done[r] = true;
+          }
+          if (done.every(Boolean)) break;
+        }
+      }),
+    );
+  } finally {
+    model.train(wasTraining);
+  }
   return promptIds.map((_, i) => out.slice(i * n, i * n + n));
 }
