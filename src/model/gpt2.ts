@@ -1,6 +1,7 @@
 import { embedding, layerNorm, linear, type Device, type Tensor } from '../tensor/index.js';
 import type { Gpt2Config } from './config.js';
 import {
+  activation,
   attend,
   cloneParams,
   DecoderModel,
@@ -72,10 +73,6 @@ function conv1d(x: Tensor, w: Tensor, b: Tensor): Tensor {
   return b.addmm(x.reshape([B * T, nIn]), w).view([B, T, w.shape[1]]);
 }
 
-function activation(name: Gpt2Config['activation_function'], x: Tensor): Tensor {
-  if (name === 'relu') return x.relu();
-  return x.gelu(name === 'gelu' ? 'none' : 'tanh'); // gelu_new is the tanh approximation
-}
 
 export class Gpt2 extends DecoderModel {
   declare readonly config: Gpt2Config;

@@ -1,6 +1,7 @@
 import { embedding, layerNorm, linear, type Device, type Tensor } from '../tensor/index.js';
 import type { OptConfig } from './config.js';
 import {
+  activation,
   attend,
   cloneParams,
   DecoderModel,
@@ -72,10 +73,6 @@ export function optParamName(c: OptConfig, fileName: string): string | null {
   return `model.decoder.${fileName}`;
 }
 
-function activation(name: OptConfig['activation_function'], x: Tensor): Tensor {
-  if (name === 'relu') return x.relu();
-  return x.gelu(name === 'gelu' ? 'none' : 'tanh');
-}
 
 export class Opt extends DecoderModel {
   declare readonly config: OptConfig;
