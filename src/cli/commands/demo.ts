@@ -13,7 +13,7 @@ import { byGoldUsed, goldTable, readRunCurve } from '../../report/curves.js';
  * Sizes chosen so that both runs fit in 10 minutes on a 2-core CPU (measured in RESULTS.md);
  * everything else is the methods' presets, the same for both: the demo reports, it does not tune.
  */
-const DEMO = { gold: 128, initial: 64, rounds: 4, steps: 48, evalEvery: 12, evalPrompts: 64 };
+const DEMO = { gold: 128, initial: 64, rounds: 4, steps: 48, evalPrompts: 64 };
 
 const METHODS: Method[] = ['d2po', 'opo-gold'];
 
@@ -89,7 +89,9 @@ export const demo: Command = {
             seed,
             out: join(root, method),
             budget,
-            eval: { every: DEMO.evalEvery, prompts: DEMO.evalPrompts },
+            // evaluate after every gold round, so that both curves have the same gold points
+            // (opo-gold takes one loop step per round; d2po takes steps/rounds)
+            eval: { every: method === 'opo-gold' ? 1 : Math.max(1, Math.floor(budget.steps / Math.max(1, budget.rounds))), prompts: DEMO.evalPrompts },
           },
           'd2po demo',
         );
