@@ -97,3 +97,11 @@ test('sampling ignores dropout (train mode is switched off and restored)', async
   model.dispose();
   dropped.dispose();
 });
+
+test('n samples share one prompt pass: greedy with n=3 repeats the n=1 continuation for every prompt', async () => {
+  const { model } = await loadModel(join(FIX, 'opt'));
+  const one = sample(model, PROMPTS, { maxNewTokens: 10, temperature: 0, eosId: null });
+  const three = sample(model, PROMPTS, { n: 3, maxNewTokens: 10, temperature: 0, eosId: null });
+  PROMPTS.forEach((_, i) => assert.deepEqual(three[i], [one[i][0], one[i][0], one[i][0]]));
+  model.dispose();
+});

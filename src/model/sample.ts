@@ -80,19 +80,22 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
   if (opts.seed !== undefined) manualSeed(opts.seed);
   const device = model.device;
   const maxLen = P + opts.maxNewTokens;
-  const ids = new BigInt64Array(R * P);
-  const promptMask = new BigInt64Array(R * P);
+  const U = promptIds.length;
+  const ids = new BigInt64Array(U * P);
+  const promptMask = new BigInt64Array(U * P);
+  promptIds.forEach((p, u) => {
+    const pad = P - p.length; // left padding keeps every row's last prompt token at the same column
+    p.forEach((t, j) => {
+      ids[u * P + pad + j] = BigInt(t);
+      promptMask[u * P + pad + j] = 1n;
+    });
+  });
   // Decoding steps get their attention bias over the whole cache ([R, 1, 1, maxLen]: 0 for real
   // tokens, -1e9 for left padding and for columns not generated yet) and their positions from here:
   // two small copies per token instead of a dozen tensor ops.
   const bias = new Float32Array(R * maxLen).fill(-1e9);
   rows.forEach((p, r) => {
-    const pad = P - p.length; // left padding keeps every row's last prompt token at the same column
-    p.forEach((t, j) => {
-      ids[r * P + pad + j] = BigInt(t);
-      promptMask[r * P + pad + j] = 1n;
-      bias[r * maxLen + pad + j] = 0;
-    });
+    for (let j = P - p.length; j < P; j++) bias[r * maxLen + j] = 0;
   });
   const stepInputs = (step: number) => {
     const pos = new BigInt64Array(R);
@@ -115,27 +118,37 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
     // inference mode: no autograd bookkeeping at all, and nothing made here can enter a graph.
     scope(() =>
       inferenceMode(() => {
-        const cache = model.createCache(R, maxLen);
         let eosMask: Tensor | null = null;
         if (eosId !== null && min > 0) {
           const m = new Array<number>(model.config.vocab_size).fill(0);
           m[eosId] = 1;
           eosMask = tensor(m, { shape: [1, m.length], dtype: 'bool', device });
         }
+        // each distinct prompt is run once; its n samples then share copies of its keys and values
+        let cache = model.createCache(U, maxLen);
+        const hidden = model.hiddenStates(tensor(ids, { shape: [U, P], dtype: 'int64', device }), {
+          attentionMask: tensor(promptMask, { shape: [U, P], dtype: 'int64', device }),
+          cache,
+        });
+        // the head only at the last position: the prompt's other positions need no logits
+        let first = model.lmHead(hidden.select(1, P - 1));
+        if (n > 1) {
+          const rowOf = tensor(BigInt64Array.from({ length: R }, (_, r) => BigInt(Math.floor(r / n))), { shape: [R], dtype: 'int64', device });
+          const shared = cache;
+          cache = { ...shared, keysT: shared.keysT.map((k) => k.indexSelect(0, rowOf)), values: shared.values.map((v) => v.indexSelect(0, rowOf)) };
+          for (const t of [...shared.keysT, ...shared.values]) t.dispose();
+          first = first.indexSelect(0, rowOf);
+        }
         let next: number[] = [];
         for (let step = 0; step < opts.maxNewTokens; step++) {
           next = scope(() => {
-            const hidden =
-              step === 0
-                ? model.hiddenStates(tensor(ids, { shape: [R, P], dtype: 'int64', device }), {
-                    attentionMask: tensor(promptMask, { shape: [R, P], dtype: 'int64', device }),
-                    cache,
-                  })
-                : model.hiddenStates(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
-            // the head only at the last position: the prompt's other positions need no logits
-            let last = model.lmHead(hidden.select(1, hidden.shape[1] - 1));
-            if (last.dtype !== 'float32') last = last.to('float32');
-            return pick(last, o, step < min ? eosMask : null).toArray();
+            let logits = first;
+            if (step > 0) {
+              const h = model.hiddenStates(tensor(next, { shape: [R, 1], dtype: 'int64', device }), { ...stepInputs(step), cache });
+              logits = model.lmHead(h.select(1, 0));
+            }
+            if (logits.dtype !== 'float32') logits = logits.to('float32');
+            return pick(logits, o, step < min ? eosMask : null).toArray();
           });
           for (let r = 0; r < R; r++) {
             if (done[r]) continue;
