@@ -56,8 +56,9 @@ function pick(logits: Tensor, o: Required<Pick<SampleOptions, 'temperature' | 't
 
 /**
  * For each prompt, `n` continuations (token ids without the prompt, ending with EOS when one was
- * drawn). Prompts are left-padded into one batch; a preallocated KV cache makes each new token one
- * forward pass of length 1.
+ * drawn). Prompts are left-padded into one batch and each is run once (its n samples start from
+ * copies of its keys and values); a preallocated KV cache makes each new token one forward pass of
+ * length 1. Runs in inference mode and without dropout.
  */
 export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptions): number[][][] {
   checkOptions(opts);
