@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { readRunCurve } from '../src/report/curves.js';
 import { writeReport } from '../src/report/report.js';
 import { summarizeRun } from '../src/store/run-summary.js';
+import { isMethod, presetConfig } from '../src/d2po/presets.js';
 
 const dashdash = process.argv.indexOf('--');
 const own = dashdash === -1 ? process.argv.slice(2) : process.argv.slice(2, dashdash);
@@ -25,12 +26,17 @@ const { values } = parseArgs({
     task: { type: 'string', default: 'word-collector' },
     model: { type: 'string', default: 'policy-base' },
     jobs: { type: 'string', default: '2' },
+    'eval-every': { type: 'string', default: '12' },
   },
 });
 const [lo, hi] = values.seeds!.split('-').map(Number);
 const seeds = Array.from({ length: (hi ?? lo) - lo + 1 }, (_, i) => lo + i);
 const methods = values.methods!.split(',');
 const jobs = Math.max(1, Number(values.jobs));
+for (const m of methods) if (!isMethod(m)) throw new Error(`--methods: unknown method '${m}'`);
+// gold-labelled methods take one loop step per gold round: evaluate after each, as the
+// discriminator-labelled ones do every --eval-every steps (set it to steps/rounds)
+const evalEvery = (m: string) => (isMethod(m) && presetConfig(m).rollout.labeller === 'gold' ? '1' : values['eval-every']!);
 
 interface Job { method: string; seed: number; dir: string }
 const queue: Job[] = seeds.flatMap((seed) => methods.map((method) => ({ method, seed, dir: join(values.out!, `${method}-seed${seed}`) })));
@@ -41,7 +47,7 @@ function runOne(j: Job): Promise<void> {
   if (status === 'done') return Promise.resolve();
   const args = status
     ? ['bin/d2po.mjs', 'run', '--resume', j.dir, '--no-progress']
-    : ['bin/d2po.mjs', 'run', '--method', j.method, '--task', values.task!, '--model', values.model!, '--seed', String(j.seed), '--out', j.dir, '--threads', '1', '--no-progress', ...extra];
+    : ['bin/d2po.mjs', 'run', '--method', j.method, '--task', values.task!, '--model', values.model!, '--seed', String(j.seed), '--out', j.dir, '--threads', '1', '--eval-every', evalEvery(j.method), '--no-progress', ...extra];
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
 import { ConfigError, type Method } from '../../d2po/config.js';
-import { resolveConfig } from '../../d2po/presets.js';
+import { presetConfig, resolveConfig } from '../../d2po/presets.js';
 import { runLoop } from '../../d2po/loop.js';
 import { loadTask } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
@@ -90,8 +90,8 @@ export const demo: Command = {
             out: join(root, method),
             budget,
             // evaluate after every gold round, so that both curves have the same gold points
-            // (opo-gold takes one loop step per round; d2po takes steps/rounds)
-            eval: { every: method === 'opo-gold' ? 1 : Math.max(1, Math.floor(budget.steps / Math.max(1, budget.rounds))), prompts: DEMO.evalPrompts },
+            // (a gold-labelled method takes one loop step per round; d2po takes steps/rounds)
+            eval: { every: presetConfig(method).rollout.labeller === 'gold' ? 1 : Math.max(1, Math.floor(budget.steps / Math.max(1, budget.rounds))), prompts: DEMO.evalPrompts },
           },
           'd2po demo',
         );
