@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /** One CLI subcommand. `run` returns the process exit code. */
 export interface Command {
   name: string;
@@ -11,4 +13,24 @@ export interface Command {
 /** Thrown for bad user input; main prints the message alone (no stack) and exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** node's parseArgs (strict by default), its errors (unknown flag, missing value) as UsageErrors. */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** A numeric flag's value, `dflt` when it is absent; a UsageError naming the flag otherwise. */
+export function numberFlag(flag: string, raw: string | undefined, dflt: number, opts: { integer?: boolean; min?: number } = {}): number {
+  if (raw === undefined) return dflt;
+  const x = Number(raw);
+  const kind = opts.integer ? 'an integer' : 'a number';
+  if (raw.trim() === '' || !Number.isFinite(x) || (opts.integer && !Number.isInteger(x)))
+    throw new UsageError(`--${flag} must be ${kind}, got '${raw}'`);
+  if (opts.min !== undefined && x < opts.min) throw new UsageError(`--${flag} must be ${kind} >= ${opts.min}, got '${raw}'`);
+  return x;
 }

@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 import { ConfigError, type Method } from '../../d2po/config.js';
 import { presetConfig, resolveConfig } from '../../d2po/presets.js';
 import { runLoop } from '../../d2po/loop.js';
@@ -45,32 +44,21 @@ export const demo: Command = {
   summary: 'D2PO against OPO-gold at one gold budget on Word Collector (npm start)',
   help,
   async run(argv) {
-    let values: Record<string, string | boolean | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          out: { type: 'string' },
-          seed: { type: 'string' },
-          model: { type: 'string' },
-          'gold-budget': { type: 'string' },
-          'initial-gold': { type: 'string' },
-          rounds: { type: 'string' },
-          steps: { type: 'string' },
-          'no-progress': { type: 'boolean' },
-        },
-        strict: true,
-      }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const int = (flag: string, dflt: number): number => {
-      const raw = values[flag];
-      if (raw === undefined) return dflt;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${flag}: expected a non-negative integer, got '${raw}'`);
-      return n;
-    };
+    const { values } = parseFlags({
+      args: argv,
+      options: {
+        out: { type: 'string' },
+        seed: { type: 'string' },
+        model: { type: 'string' },
+        'gold-budget': { type: 'string' },
+        'initial-gold': { type: 'string' },
+        rounds: { type: 'string' },
+        steps: { type: 'string' },
+        'no-progress': { type: 'boolean' },
+      },
+      strict: true,
+    });
+    const int = (flag: 'seed' | 'gold-budget' | 'initial-gold' | 'rounds' | 'steps', dflt: number) => numberFlag(flag, values[flag], dflt, { integer: true, min: 0 });
     const seed = int('seed', 0);
     const budget = { gold: int('gold-budget', DEMO.gold), initial: int('initial-gold', DEMO.initial), rounds: int('rounds', DEMO.rounds), steps: int('steps', DEMO.steps) };
     const root = resolve((values.out as string | undefined) ?? join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`));

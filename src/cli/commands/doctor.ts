@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { chooseOpenblasCoretype } from '../../tensor/blas-env.js';
 import type { BackendInfo } from '../../tensor/index.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po doctor [--size N] [--reps R] [--json]
 
@@ -94,15 +93,14 @@ export const doctor: Command = {
   summary: 'check the tensor engine (libtorch, BLAS, threads) and measure matmul speed',
   help,
   async run(argv) {
-    const { values } = parseArgs({
+    const { values } = parseFlags({
       args: argv,
       options: { size: { type: 'string' }, reps: { type: 'string' }, json: { type: 'boolean' } },
       strict: true,
     });
-    const size = Number(values.size ?? 1024);
-    const reps = Number(values.reps ?? 5);
-    if (!Number.isInteger(size) || size < 16 || size > 8192) throw new UsageError(`--size must be an integer in 16..8192, got ${values.size}`);
-    if (!Number.isInteger(reps) || reps < 1 || reps > 100) throw new UsageError(`--reps must be an integer in 1..100, got ${values.reps}`);
+    const size = numberFlag('size', values.size, 1024, { integer: true, min: 16 });
+    const reps = numberFlag('reps', values.reps, 5, { integer: true, min: 1 });
+    if (size > 8192) throw new UsageError(`--size must be at most 8192, got ${size}`);
 
     // Loaded here, not at the top: the other commands' --help must work while the addon is unbuilt.
     const T = await import('../../tensor/index.js');

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
-import { UsageError, type Command } from '../command.js';
+import { parseFlags, type Command } from '../command.js';
 import { readRegistry } from '../../util/model-registry.js';
 
 const help = `usage: d2po models [--json]
@@ -17,12 +16,7 @@ export const modelsCommand: Command = {
   summary: 'list the shipped base models (role, parameters, held-out perplexity)',
   help,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true }));
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { values } = parseFlags({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true });
     const models = readRegistry();
     if (values.json) {
       console.log(JSON.stringify(models, null, 2));

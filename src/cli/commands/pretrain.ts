@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 import { readPretrainConfig } from '../../train/pretrain-config.js';
 
 const help = `usage: d2po pretrain --config FILE [--out DIR] [--steps N] [--threads N]
@@ -37,23 +36,18 @@ export const pretrainCommand: Command = {
   summary: 'pretrain a GPT-2-style base model on a corpus (progress, perplexity, resume)',
   help,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          config: { type: 'string' },
-          out: { type: 'string' },
-          steps: { type: 'string' },
-          resume: { type: 'string' },
-          threads: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { values } = parseFlags({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        out: { type: 'string' },
+        steps: { type: 'string' },
+        resume: { type: 'string' },
+        threads: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
     if ((values.config === undefined) === (values.resume === undefined)) {
       throw new UsageError('give either --config FILE (a new run) or --resume DIR (continue one)');
     }
@@ -64,17 +58,9 @@ export const pretrainCommand: Command = {
     if (values.config !== undefined) {
       config = await readPretrainConfig(values.config);
       if (values.out !== undefined) config = { ...config, out: resolve(values.out) };
-      if (values.steps !== undefined) {
-        const n = Number(values.steps);
-        if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--steps must be a positive integer, got '${values.steps}'`);
-        config = { ...config, steps: n };
-      }
+      if (values.steps !== undefined) config = { ...config, steps: numberFlag('steps', values.steps, 0, { integer: true, min: 1 }) };
     }
-    let threads: number | undefined;
-    if (values.threads !== undefined) {
-      threads = Number(values.threads);
-      if (!Number.isInteger(threads) || threads <= 0) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
-    }
+    const threads = values.threads === undefined ? undefined : numberFlag('threads', values.threads, 0, { integer: true, min: 1 });
     let interrupted = false;
     const onSigint = () => {
       if (interrupted) process.exit(130);

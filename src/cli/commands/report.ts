@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, parseFlags, type Command } from '../command.js';
 import { findRuns } from '../../store/run-summary.js';
 import { readRunCurve } from '../../report/curves.js';
 import { writeReport } from '../../report/report.js';
@@ -21,12 +20,7 @@ export const report: Command = {
   summary: 'tables and charts comparing runs (reward vs gold labels, accuracy, ties, time)',
   help,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: { out: { type: 'string' } }, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseFlags({ args: argv, options: { out: { type: 'string' } }, allowPositionals: true });
     if (parsed.positionals.length === 0) throw new UsageError('give at least one run folder (or a folder of runs)');
     const dirs = parsed.positionals.flatMap((p) => {
       const found = findRuns(p);

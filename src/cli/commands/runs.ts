@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, parseFlags, type Command } from '../command.js';
 import { findRuns, summarizeRun, type RunSummary } from '../../store/run-summary.js';
 
 const help = `usage: d2po runs [ROOT] [--json]
@@ -48,13 +47,7 @@ export const runs: Command = {
   summary: 'list runs and their status, or show one run (runs show DIR)',
   help,
   async run(argv) {
-    let values;
-    let positionals;
-    try {
-      ({ values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values, positionals } = parseFlags({ args: argv, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
     if (positionals[0] === 'show') {
       if (positionals.length !== 2) throw new UsageError('usage: d2po runs show DIR [--json]');
       const dirs = findRuns(positionals[1]);

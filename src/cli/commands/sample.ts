@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { loadModel, sample as sampleModel } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po sample --model DIR|NAME --prompt TEXT [options]
 
@@ -21,49 +20,37 @@ options:
   --json                  one JSON object: {"prompt", "samples": [{"text", "ids"}]}
 `;
 
-function num(name: string, v: string | undefined, def: number, integer: boolean): number {
-  if (v === undefined) return def;
-  const x = Number(v);
-  if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'}, got '${v}'`);
-  return x;
-}
-
 export const sample: Command = {
   name: 'sample',
   summary: 'continue a prompt with a model (temperature, top-k, top-p, seed)',
   help,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          model: { type: 'string' },
-          prompt: { type: 'string' },
-          n: { type: 'string' },
-          'max-new-tokens': { type: 'string' },
-          'min-new-tokens': { type: 'string' },
-          temperature: { type: 'string' },
-          'top-k': { type: 'string' },
-          'top-p': { type: 'string' },
-          seed: { type: 'string' },
-          json: { type: 'boolean', default: false },
-        },
-        strict: true,
-      }));
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { values } = parseFlags({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        prompt: { type: 'string' },
+        n: { type: 'string' },
+        'max-new-tokens': { type: 'string' },
+        'min-new-tokens': { type: 'string' },
+        temperature: { type: 'string' },
+        'top-k': { type: 'string' },
+        'top-p': { type: 'string' },
+        seed: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
     if (!values.model) throw new UsageError('--model DIR|NAME is required');
     if (values.prompt === undefined) throw new UsageError('--prompt TEXT is required');
     const opts = {
-      n: num('n', values.n, 1, true),
-      maxNewTokens: num('max-new-tokens', values['max-new-tokens'], 50, true),
-      minNewTokens: num('min-new-tokens', values['min-new-tokens'], 0, true),
-      temperature: num('temperature', values.temperature, 1, false),
-      topK: num('top-k', values['top-k'], 0, true),
-      topP: num('top-p', values['top-p'], 1, false),
-      seed: num('seed', values.seed, 0, true),
+      n: numberFlag('n', values.n, 1, { integer: true }),
+      maxNewTokens: numberFlag('max-new-tokens', values['max-new-tokens'], 50, { integer: true }),
+      minNewTokens: numberFlag('min-new-tokens', values['min-new-tokens'], 0, { integer: true }),
+      temperature: numberFlag('temperature', values.temperature, 1),
+      topK: numberFlag('top-k', values['top-k'], 0, { integer: true }),
+      topP: numberFlag('top-p', values['top-p'], 1),
+      seed: numberFlag('seed', values.seed, 0, { integer: true }),
     };
     const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
     try {

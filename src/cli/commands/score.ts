@@ -1,11 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadModel, responseLogprobs, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po score --model DIR|NAME --input FILE.jsonl [--output FILE] [--batch-size N]
 
@@ -82,25 +81,19 @@ export const score: Command = {
   summary: 'log-probabilities of responses given prompts (JSONL in, JSONL out)',
   help,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          model: { type: 'string' },
-          input: { type: 'string' },
-          output: { type: 'string' },
-          'batch-size': { type: 'string', default: '16' },
-        },
-        strict: true,
-      }));
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { values } = parseFlags({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        input: { type: 'string' },
+        output: { type: 'string' },
+        'batch-size': { type: 'string' },
+      },
+      strict: true,
+    });
     if (!values.model) throw new UsageError('--model DIR|NAME is required');
     if (!values.input) throw new UsageError('--input FILE.jsonl is required');
-    const batchSize = Number(values['batch-size']);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got '${values['batch-size']}'`);
+    const batchSize = numberFlag('batch-size', values['batch-size'], 16, { integer: true, min: 1 });
     let text: string;
     try {
       text = await readFile(values.input, 'utf8');
