@@ -158,13 +158,13 @@ class Run {
       );
       const t0 = Date.now();
       const gold = await buyGold(this.store, this.o.gold, 0, 0);
-      if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
       this.store.logMetrics(0, this.store.goldUsed(), {
         'round/gold': sel.length,
         'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
         'time/gold': (Date.now() - t0) / 1000,
       });
+      if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
         const loss = this.ac(() => this.disc!.train(ex, c.init.discriminatorEpochs, hashSeed(this.seed, S.disc, -1)));
         this.recordGoldUses(gold, 'discriminator', 0, c.init.discriminatorEpochs);
