@@ -6,7 +6,7 @@
  *
  * Training pairs: BOS + "EXPR = " -> gold chain + EOS, loss = mean negative log-likelihood of
  * the response tokens (prompt tokens are context only), AdamW, linear warm-up then constant lr,
- * gradient clipping 1.0. Pairs longer than the model's context are skipped (counted in the card).
+ * gradient clipping 1.0, batches of similar length, optional bf16 autocast. Pairs longer than the model's context are skipped (counted in the card).
  *
  * Usage: node --import tsx scripts/train-math-base.ts [--base DIR] [--out models/math-base]
  *          [--steps 600] [--batch 32] [--lr 1e-3] [--seed 1] [--threads 2] [--eval-only]
@@ -16,11 +16,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel, responseLogprobs, saveModel, type CausalLM, type Tokenizer } from '../src/model/index.js';
-import { AdamW, clipGradNorm, manualSeed, scope, setNumThreads } from '../src/tensor/index.js';
+import { AdamW, autocast, clipGradNorm, manualSeed, scope, setNumThreads } from '../src/tensor/index.js';
 import { TextCodec, rollouts } from '../src/d2po/rollout.js';
 import { createMathTask, mathSftExamples } from '../src/tasks/math.js';
 import { exactAnswer } from '../src/tasks/math-reward.js';
 import { readRegistry } from '../src/util/model-registry.js';
+import { Rng } from '../src/util/rng.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     'max-new-tokens': { type: 'string' },
     'eval-only': { type: 'boolean', default: false },
+    bf16: { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -74,16 +76,28 @@ if (!values['eval-only']) {
     });
   if (examples.length < steps * batchSize) throw new Error(`only ${examples.length} training pairs fit the context of ${context}`);
   skipped = Math.round((skipped * steps * batchSize) / (examples.length + skipped)); // among the pairs actually used
+  // Batches of similar length (padding costs compute): sort each run of 20 batches by length,
+  // cut it into batches, then shuffle the batch order.
+  const used = examples.slice(0, steps * batchSize);
+  const batches: (typeof used)[] = [];
+  for (let i = 0; i < used.length; i += 20 * batchSize) {
+    const run = used.slice(i, i + 20 * batchSize).sort((a, b) => a.p.length + a.r.length - b.p.length - b.r.length);
+    for (let j = 0; j < run.length; j += batchSize) batches.push(run.slice(j, j + batchSize));
+  }
+  const order = new Rng(seed).shuffle(batches);
   model.train(true);
   const opt = new AdamW(model.parameters(), { lr, weightDecay: 0.01 });
   const params = model.parameters();
   const t0 = Date.now();
   let acc = 0;
   for (let step = 0; step < steps; step++) {
-    const batch = examples.slice(step * batchSize, (step + 1) * batchSize);
+    const batch = order[step];
     opt.lr = lr * Math.min(1, (step + 1) / warmup);
     const loss = scope(() => {
-      const { tokenLogprobs, mask } = responseLogprobs(model, { promptIds: batch.map((b) => b.p), responseIds: batch.map((b) => b.r) });
+      const { tokenLogprobs, mask } = autocast(
+        () => responseLogprobs(model, { promptIds: batch.map((b) => b.p), responseIds: batch.map((b) => b.r) }),
+        { dtype: 'bfloat16', enabled: values.bf16 },
+      );
       const l = tokenLogprobs.sum().neg().div(mask.sum());
       l.backward();
       clipGradNorm(params, 1.0);
@@ -129,6 +143,7 @@ const report = {
   batch_size: batchSize,
   lr,
   seed,
+  bf16: values.bf16,
   train_pairs: steps * batchSize,
   skipped_too_long: skipped,
   context,
@@ -145,4 +160,5 @@ if (!values['eval-only']) {
   const cfgSrc = join(baseDir, 'tokenizer_config.json');
   if (existsSync(cfgSrc)) await copyFile(cfgSrc, join(values.out, 'tokenizer_config.json'));
 }
-await writeFile(join(values.out, 'math-eval.json'), JSON.stringify({ ...report, history }, null, 2) + '\n');
+// --eval-only prints; it leaves the shipped math-eval.json alone.
+if (!values['eval-only']) await writeFile(join(values.out, 'math-eval.json'), JSON.stringify({ ...report, history }, null, 2) + '\n');
