@@ -9,7 +9,7 @@ and tokenizer.json).
 
 options:
   --model DIR|NAME        model folder, or a shipped model's name (d2po models)
-  --prompt TEXT           the prompt (encoded with the tokenizer's special tokens)
+  --prompt TEXT           the prompt (after the model's bos_token_id, as in training)
   --n K                   samples (default 1)
   --max-new-tokens M      at most M new tokens (default 50, or what the context leaves)
   --min-new-tokens M      no end-of-sequence before M new tokens (default 0)
@@ -56,10 +56,10 @@ export const sample: Command = {
     try {
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
       let ids = tokenizer.encode(values.prompt, { addSpecialTokens: true });
-      if (ids.length === 0) {
-        if (config.bos_token_id === null) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
-        ids = [config.bos_token_id];
-      }
+      // open with BOS as the D2PO loop and pretraining do (GPT-2-style tokenizers do not add it)
+      const bos = config.bos_token_id;
+      if (bos !== null && ids[0] !== bos) ids = [bos, ...ids];
+      if (ids.length === 0) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
       // the default (50) shrinks to fit a small model's context; an explicit value is checked
       if (values['max-new-tokens'] === undefined) opts.maxNewTokens = Math.max(0, Math.min(50, model.contextLength - ids.length));
       if (ids.length + opts.maxNewTokens > model.contextLength) {
