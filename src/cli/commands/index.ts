@@ -11,17 +11,18 @@ import { doctor } from './doctor.js';
 import { demo } from './demo.js';
 import { report } from './report.js';
 
-// One line per subcommand; each lives in its own file beside this one.
+// One line per subcommand, in the order `d2po --help` lists them (the main job first, then the
+// pieces under it); each lives in its own file beside this one.
 export const commands: Command[] = [
+  demo,
+  run,
+  runs,
+  report,
+  tasksCommand,
   rewardCommand,
   modelsCommand,
   pretrainCommand,
-  tasksCommand,
-  score,
   sample,
-  run,
-  runs,
+  score,
   doctor,
-  demo,
-  report,
 ];

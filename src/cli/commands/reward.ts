@@ -33,7 +33,7 @@ export function parseRewardInput(text: string, file: string): RewardInput[] {
 
 export const rewardCommand: Command = {
   name: 'reward',
-  summary: "Score (prompt, response) pairs with a task's gold reward",
+  summary: "score (prompt, response) pairs with a task's gold reward",
   help: `usage: d2po reward --task NAME|PATH --input FILE.jsonl [--output FILE] [--batch-size N]
                    [--lenient] [--cd-large DIR --cd-small DIR]
 

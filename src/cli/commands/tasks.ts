@@ -5,7 +5,7 @@ import { builtinTasks } from '../../tasks/registry.js';
 
 export const tasksCommand: Command = {
   name: 'tasks',
-  summary: 'List the built-in tasks',
+  summary: 'list the built-in tasks and their gold rewards',
   help: `usage: d2po tasks [--json]
 
 Lists the built-in tasks (name and what the gold reward measures).
