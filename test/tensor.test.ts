@@ -343,6 +343,14 @@ test('AdamW matches a hand-computed step; state round-trips', () => {
     }
     close(q.toArray(), p.toArray(), 1e-7);
     assert.throws(() => opt2.loadStateDict({ step: 1, tensors: { 'exp_avg.0': T.ones([3]) } }), /has shape \[3\]/);
+    // a save/restore cycle outside any scope leaves no native handle behind (checkpoints every k steps)
+    const live = T.liveTensorCount();
+    for (let i = 0; i < 3; i++) {
+      const s = opt.stateDict();
+      opt2.loadStateDict(s);
+      for (const t of Object.values(s.tensors)) t.dispose();
+    }
+    assert.equal(T.liveTensorCount(), live);
     opt.dispose();
     opt2.dispose();
   });

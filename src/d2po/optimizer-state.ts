@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
-import { scope, type AdamW } from '../tensor/index.js';
+import type { AdamW } from '../tensor/index.js';
 import { readSafetensorsFile, writeSafetensors } from '../model/index.js';
 
 /** Writes an AdamW state (moments as tensors, step count in the metadata) to a safetensors file. */
 export async function saveOptimizer(path: string, opt: AdamW): Promise<void> {
-  // the scope frees the intermediate handles stateDict makes; its returned copies are ours to free
-  const s = scope(() => opt.stateDict());
+  const s = opt.stateDict();
   try {
     await writeSafetensors(path, s.tensors, { step: String(s.step), lr: String(opt.lr) });
   } finally {
@@ -18,7 +17,7 @@ export async function loadOptimizer(path: string, opt: AdamW): Promise<void> {
   if (!existsSync(path)) throw new Error(`optimizer state ${path} not found`);
   const { tensors, metadata } = await readSafetensorsFile(path);
   try {
-    scope(() => opt.loadStateDict({ step: Number(metadata.step ?? 0), tensors: Object.fromEntries(tensors) }));
+    opt.loadStateDict({ step: Number(metadata.step ?? 0), tensors: Object.fromEntries(tensors) });
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -1,5 +1,6 @@
 import { stack, zerosLike } from './create.js';
 import { noGrad } from './modes.js';
+import { scope } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 export interface AdamWOpts {
@@ -72,8 +73,9 @@ export class AdamW {
     this.params.forEach((_, i) => {
       const m = this.expAvg[i];
       const v = this.expAvgSq[i];
-      if (m) tensors[`exp_avg.${i}`] = m.detach().clone();
-      if (v) tensors[`exp_avg_sq.${i}`] = v.detach().clone();
+      // the moments never require grad: a clone is the whole copy (no intermediate handle to free)
+      if (m) tensors[`exp_avg.${i}`] = m.clone();
+      if (v) tensors[`exp_avg_sq.${i}`] = v.clone();
     });
     return { step: this.stepCount, tensors };
   }
@@ -94,7 +96,7 @@ export class AdamW {
       }
       const list = m[1] === 'exp_avg' ? this.expAvg : this.expAvgSq;
       list[i]?.dispose();
-      list[i] = noGrad(() => src.detach().to(this.params[i].dtype).clone()).keep();
+      list[i] = scope(() => noGrad(() => src.to(this.params[i].dtype).clone())).keep();
     }
     this.stepCount = s.step;
   }
