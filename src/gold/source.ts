@@ -58,7 +58,8 @@ export function checkScores(scores: unknown, expected: number, what: string): as
   }
   scores.forEach((s, i) => {
     if (typeof s !== 'number' || !Number.isFinite(s)) {
-      throw new Error(`${what} returned a non-finite score at index ${i}: ${JSON.stringify(s) ?? String(s)}`);
+      // JSON.stringify would print NaN and Infinity as null
+      throw new Error(`${what} returned a non-finite score at index ${i}: ${typeof s === 'number' ? String(s) : JSON.stringify(s) ?? String(s)}`);
     }
   });
 }
