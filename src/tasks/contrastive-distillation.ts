@@ -16,8 +16,8 @@
 import type { CausalLM, Tokenizer } from '../model/index.js';
 import type { Device } from '../tensor/index.js';
 import { readRegistry, resolveModelPath } from '../util/model-registry.js';
-import { sentencePrefixes } from './corpus-prompts.js';
-import type { RewardInput, Split, Task } from './task.js';
+import { memoPrefixes } from './corpus-prompts.js';
+import type { RewardInput, Task } from './task.js';
 
 export const CONTRASTIVE_DISTILLATION = {
   name: 'contrastive-distillation',
@@ -79,19 +79,11 @@ export function createContrastiveDistillationTask(opts: ContrastiveDistillationO
     }
     return loaded;
   };
-  const cache = new Map<Split, Promise<string[]>>();
   const batchSize = opts.batchSize ?? 32;
 
   return {
     ...CONTRASTIVE_DISTILLATION,
-    async prompts(split) {
-      let p = cache.get(split);
-      if (!p) {
-        const { tokenizer } = await models();
-        cache.set(split, (p = sentencePrefixes(split, { seed: 303, min: 5, max: 15, tokenizer })));
-      }
-      return p;
-    },
+    prompts: memoPrefixes(async () => ({ seed: 303, min: 5, max: 15, tokenizer: (await models()).tokenizer })),
     async rewards(batch: RewardInput[]) {
       const { engine, large, small, tokenizer, prefix } = await models();
       const { inferenceMode, scope, responseLogprobs } = engine;

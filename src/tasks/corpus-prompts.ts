@@ -45,3 +45,17 @@ export async function sentencePrefixes(split: Split, opts: PrefixOptions): Promi
   }
   return out;
 }
+
+/** A task's `prompts(split)`: each split's prefixes computed once (a failure is not kept). */
+export function memoPrefixes(options: () => PrefixOptions | Promise<PrefixOptions>): (split: Split) => Promise<string[]> {
+  const cache = new Map<Split, Promise<string[]>>();
+  return (split) => {
+    let p = cache.get(split);
+    if (!p) {
+      p = Promise.resolve(options()).then((o) => sentencePrefixes(split, o));
+      cache.set(split, p);
+      p.catch(() => cache.delete(split));
+    }
+    return p;
+  };
+}

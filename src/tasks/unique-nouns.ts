@@ -7,8 +7,8 @@
  */
 import winkNLP from 'wink-nlp';
 import model from 'wink-eng-lite-web-model';
-import { sentencePrefixes } from './corpus-prompts.js';
-import type { RewardInput, Split, Task } from './task.js';
+import { memoPrefixes } from './corpus-prompts.js';
+import type { RewardInput, Task } from './task.js';
 
 type Nlp = ReturnType<typeof winkNLP>;
 let nlp: Nlp | undefined;
@@ -39,14 +39,9 @@ export const UNIQUE_NOUNS = {
 };
 
 export function createUniqueNounsTask(): Task {
-  const cache = new Map<Split, Promise<string[]>>();
   return {
     ...UNIQUE_NOUNS,
-    prompts(split) {
-      let p = cache.get(split);
-      if (!p) cache.set(split, (p = sentencePrefixes(split, { seed: 202, min: 4, max: 10 })));
-      return p;
-    },
+    prompts: memoPrefixes(() => ({ seed: 202, min: 4, max: 10 })),
     async rewards(batch: RewardInput[]) {
       return batch.map((b) => uniqueNounsReward(b.response));
     },

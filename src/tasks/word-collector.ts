@@ -11,8 +11,8 @@
  *   "n't", likewise 're 've 'll 'd 'm (straight or curly apostrophe);
  * - case is kept: "Data" and "DATA" do not count for "data".
  */
-import { sentencePrefixes } from './corpus-prompts.js';
-import type { RewardInput, Split, Task } from './task.js';
+import { memoPrefixes } from './corpus-prompts.js';
+import type { RewardInput, Task } from './task.js';
 
 export const WORD_COLLECTOR_WORDS: readonly string[] = [
   'data', 'hope', 'information', 'provide', 'example', 'your', 'however', 'first', 'have', 'help',
@@ -48,14 +48,9 @@ export const WORD_COLLECTOR = {
 };
 
 export function createWordCollectorTask(): Task {
-  const cache = new Map<Split, Promise<string[]>>();
   return {
     ...WORD_COLLECTOR,
-    prompts(split) {
-      let p = cache.get(split);
-      if (!p) cache.set(split, (p = sentencePrefixes(split, { seed: 101, min: 4, max: 10 })));
-      return p;
-    },
+    prompts: memoPrefixes(() => ({ seed: 101, min: 4, max: 10 })),
     async rewards(batch: RewardInput[]) {
       return batch.map((b) => wordCollectorReward(b.response));
     },
