@@ -78,6 +78,15 @@ export class Tokenizer {
     return this.hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
   }
 
+  /**
+   * A prompt as the models were trained on it: the tokenizer's special tokens, and the model's
+   * BOS first when they do not add it (GPT-2-style tokenizers add none).
+   */
+  encodePrompt(text: string, bosId: number | null): number[] {
+    const ids = this.encode(text, { addSpecialTokens: true });
+    return bosId !== null && ids[0] !== bosId ? [bosId, ...ids] : ids;
+  }
+
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     // @huggingface/tokenizers throws on an empty list; an empty response (EOS at once) is ''.
     if (ids.length === 0) return '';

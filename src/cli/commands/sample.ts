@@ -55,10 +55,7 @@ export const sample: Command = {
     const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
     try {
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
-      let ids = tokenizer.encode(values.prompt, { addSpecialTokens: true });
-      // open with BOS as the D2PO loop and pretraining do (GPT-2-style tokenizers do not add it)
-      const bos = config.bos_token_id;
-      if (bos !== null && ids[0] !== bos) ids = [bos, ...ids];
+      const ids = tokenizer.encodePrompt(values.prompt, config.bos_token_id);
       if (ids.length === 0) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
       // the default (50) shrinks to fit a small model's context; an explicit value is checked
       if (values['max-new-tokens'] === undefined) opts.maxNewTokens = Math.max(0, Math.min(50, model.contextLength - ids.length));

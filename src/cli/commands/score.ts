@@ -17,8 +17,9 @@ Each input line is one of
 Each output line (same order) is
   {"logprob": number, "token_logprobs": [number...]}
 with one log-prob per response token (natural log). Text prompts are encoded with the
-tokenizer's special tokens (e.g. OPT's leading </s>), responses without; an empty prompt
-is replaced by the model's bos_token_id.
+tokenizer's special tokens (e.g. OPT's leading </s>) and start with the model's bos_token_id
+as in training (GPT-2-style tokenizers add none); responses without; an empty prompt_ids is
+replaced by the bos_token_id.
 
 options:
   --model DIR|NAME   model folder, or a shipped model's name (d2po models)
@@ -57,7 +58,7 @@ export function parseScoreInput(text: string, file: string, loaded: LoadedModel)
     let pair: Pair;
     if ('prompt' in parsed.data) {
       if (!tokenizer) throw new UsageError(`${where}: text input needs a tokenizer, but ${loaded.dir} has no tokenizer.json (give prompt_ids/response_ids instead)`);
-      pair = { prompt: tokenizer.encode(parsed.data.prompt, { addSpecialTokens: true }), response: tokenizer.encode(parsed.data.response) };
+      pair = { prompt: tokenizer.encodePrompt(parsed.data.prompt, config.bos_token_id), response: tokenizer.encode(parsed.data.response) };
     } else {
       pair = { prompt: parsed.data.prompt_ids, response: parsed.data.response_ids };
     }
