@@ -347,6 +347,22 @@ export class RunStore {
       .map((r) => ({ pair: pairFromRow(r), preference: r.gold_pref as Preference, round: r.gold_round as number }));
   }
 
+  /** Silver labels with their pairs and discriminator margins, in sampling order. */
+  silverLabels(): { pair: PairRecord; preference: Preference; margin: number; skip: string | null }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.*, l.preference AS silver_pref, l.margin AS silver_margin, l.skip AS silver_skip FROM labels l
+         JOIN pairs p ON p.id = l.pair_id WHERE l.source = 'silver' ORDER BY p.step, p.rowid`,
+      )
+      .all() as Row[];
+    return rows.map((r) => ({
+      pair: pairFromRow(r),
+      preference: r.silver_pref as Preference,
+      margin: r.silver_margin as number,
+      skip: (r.silver_skip as string | null) ?? null,
+    }));
+  }
+
   // ---- labels ----
   labelsOf(pairId: string): { source: LabelSource; preference: Preference; round: number; step: number; skip: string | null }[] {
     return this.db.prepare('SELECT source, preference, round, step, skip FROM labels WHERE pair_id = ? ORDER BY source').all(pairId) as never;
