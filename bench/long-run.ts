@@ -1,7 +1,7 @@
 // A long D2PO run (thousands of steps) on a tiny model: resident memory, live native tensors and
 // step time every --every steps, to show that a run holds steady memory and does not slow down.
 //
-//   node --import tsx bench/long-run.ts [--steps 2000] [--every 100] [--out DIR]
+//   node --expose-gc --import tsx bench/long-run.ts [--steps 2000] [--every 100] [--out DIR]
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,10 +45,14 @@ await runLoop(config, {
   onStep: (step) => {
     if (step % every !== 0) return;
     const now = performance.now();
-    const row = `| ${step} | ${((now - t) / every).toFixed(1)} | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} | ${liveTensorCount()} |`;
+    // collect first (node --expose-gc) so that the heap column shows what is retained, not garbage
+    (globalThis as { gc?: () => void }).gc?.();
+    const mem = process.memoryUsage();
+    const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+    const row = `| ${step} | ${((now - t) / every).toFixed(1)} | ${mib(mem.rss)} | ${mib(mem.heapUsed)} | ${liveTensorCount()} |`;
     rows.push(row);
     console.log(row);
     t = now;
   },
 });
-console.log(['', '| step | ms/step (last block) | RSS MiB | live tensors |', '|---|---|---|---|', ...rows].join('\n'));
+console.log(['', '| step | ms/step (last block) | RSS MiB | JS heap MiB | live tensors |', '|---|---|---|---|---|', ...rows].join('\n'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { liveTensorCount } from '../src/tensor/index.js';
@@ -162,4 +162,18 @@ test('resume refuses a run whose process is still alive', async () => {
   s.close();
   await assert.rejects(runLoop(null, { dir, resume: true, task, gold: new RewardFunctionGold(task), progress: false }), /still running \(process \d+\)/);
   rmSync(root, { recursive: true });
+});
+
+test('a discriminator on its own backbone must share the policy tokenizer', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const other = await tinyModelDir(2);
+  const base = config('d2po', join(root, 'ok'));
+  const ok = resolveConfig({ ...base, discriminator: { ...base.discriminator, model: other } });
+  const res = await runLoop(ok, { dir: ok.out, task, gold: new RewardFunctionGold(task), progress: false });
+  assert.equal(res.goldUsed, 20);
+  writeFileSync(join(other, 'tokenizer.json'), readFileSync(join(other, 'tokenizer.json'), 'utf8').replace('"<|endoftext|>"', '"<|end|>"'));
+  const bad = resolveConfig({ ...ok, out: join(root, 'bad') });
+  await assert.rejects(runLoop(bad, { dir: bad.out, task, gold: new RewardFunctionGold(task), progress: false }), /discriminator\.model: .* different tokenizer\.json/);
+  rmSync(root, { recursive: true });
+  rmSync(other, { recursive: true });
 });

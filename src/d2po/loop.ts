@@ -9,7 +9,7 @@ import { RunStore, type PairRecord } from '../store/run-store.js';
 import { Progress } from '../cli/progress.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { processAlive } from '../util/process-alive.js';
-import { validateConfig, type RunConfig } from './config.js';
+import { ConfigError, validateConfig, type RunConfig } from './config.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
@@ -535,6 +535,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     });
     held.push(trainer);
     const d = c.discriminator;
+    if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
     let disc: Discriminator | null = null;
     if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
       disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device });
@@ -577,3 +578,14 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     store.close();
   }
 }
+
+/** A discriminator scores the policy's token ids, so its backbone must share the tokenizer. */
+async function assertSameTokenizer(policyDir: string, discDir: string): Promise<void> {
+  const read = (dir: string) =>
+    readFile(join(dir, 'tokenizer.json'), 'utf8').catch(() => {
+      throw new ConfigError(`discriminator.model: no tokenizer.json in ${dir}`);
+    });
+  if ((await read(policyDir)) !== (await read(discDir)))
+    throw new ConfigError(`discriminator.model: ${discDir} has a different tokenizer.json from the policy model ${policyDir}; the discriminator must share the policy's tokenizer`);
+}
+

@@ -28,6 +28,7 @@ const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> =
   'samples-per-prompt': ['rollout.samplesPerPrompt', 'int'],
   'max-new-tokens': ['rollout.maxNewTokens', 'int'],
   discriminator: ['discriminator.kind', 'str'],
+  'discriminator-model': ['discriminator.model', 'str'],
   pooling: ['discriminator.pooling', 'str'],
   selection: ['selection.strategy', 'str'],
   'policy-loss': ['policy.loss', 'str'],
@@ -60,6 +61,7 @@ options:
   --samples-per-prompt K   K > 2 pairs best against worst by the discriminator
   --max-new-tokens M       response length (default: the task's)
   --discriminator KIND     rm | rm-ensemble | dpo | self | none
+  --discriminator-model DIR|NAME  reward-model backbone (default: the policy base; same tokenizer)
   --pooling P              reward-model pooling: last | mean | sum
   --selection S            gold selection: confidence | random | disagreement
   --policy-loss L          dpo | ipo | smoothed | ppo
@@ -139,6 +141,8 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
   if (user.method === undefined) user.method = 'd2po';
   // absolute paths in the stored config, so that --resume works from any folder
   if (typeof user.model === 'string') user.model = resolve(resolveModelPath(user.model));
+  const disc = user.discriminator as Record<string, unknown> | undefined;
+  if (typeof disc?.model === 'string' && disc.model !== '') disc.model = resolve(resolveModelPath(disc.model));
   if (typeof user.task === 'string' && looksLikePath(user.task)) user.task = resolve(user.task);
   if (user.out === undefined && typeof user.task === 'string') {
     const task = basename(user.task as string).replace(/\.[^.]+$/, '');
