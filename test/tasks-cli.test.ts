@@ -32,8 +32,8 @@ test('d2po tasks lists the built-ins (text and --json)', async () => {
   assert.match(text.stdout, /^word-collector .*\nunique-nouns .*\nmath /m);
   const json = await d2po(['tasks', '--json']);
   assert.deepEqual(
-    JSON.parse(json.stdout).map((t: { name: string }) => t.name),
-    ['word-collector', 'unique-nouns', 'math', 'contrastive-distillation'],
+    JSON.parse(json.stdout).map((t: { name: string; baseModel: string }) => `${t.name}:${t.baseModel}`),
+    ["word-collector:policy-base", "unique-nouns:policy-base", "math:math-base", "contrastive-distillation:policy-base"],
   );
 });
 

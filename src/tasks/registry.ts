@@ -22,17 +22,23 @@ export interface LoadTaskOptions {
 interface Builtin {
   name: string;
   description: string;
+  /** the shipped model (d2po models) a run of this task starts from when none is given */
+  baseModel: string;
   create(opts: LoadTaskOptions): Promise<Task> | Task;
 }
 
 const BUILTINS: Builtin[] = [
-  { ...WORD_COLLECTOR, create: () => createWordCollectorTask() },
-  { ...UNIQUE_NOUNS, create: () => createUniqueNounsTask() },
-  { ...MATH, create: (o) => createMathTask({ lenient: o.mathLenient }) },
-  { ...CONTRASTIVE_DISTILLATION, create: (o) => createContrastiveDistillationTask(o.contrastiveDistillation) },
+  { ...WORD_COLLECTOR, baseModel: 'policy-base', create: () => createWordCollectorTask() },
+  { ...UNIQUE_NOUNS, baseModel: 'policy-base', create: () => createUniqueNounsTask() },
+  { ...MATH, baseModel: 'math-base', create: (o) => createMathTask({ lenient: o.mathLenient }) },
+  { ...CONTRASTIVE_DISTILLATION, baseModel: 'policy-base', create: (o) => createContrastiveDistillationTask(o.contrastiveDistillation) },
 ];
 
-export const builtinTasks: { name: string; description: string }[] = BUILTINS.map(({ name, description }) => ({ name, description }));
+export const builtinTasks: { name: string; description: string; baseModel: string }[] = BUILTINS.map(({ name, description, baseModel }) => ({
+  name,
+  description,
+  baseModel,
+}));
 
 /** A module path rather than a name: has a path separator or a script extension. */
 export function looksLikePath(s: string): boolean {

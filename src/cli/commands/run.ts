@@ -7,7 +7,7 @@ import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
 import { describePlan, runLoop } from '../../d2po/loop.js';
 import { RunStore } from '../../store/run-store.js';
-import { loadTask, looksLikePath } from '../../tasks/registry.js';
+import { builtinTasks, loadTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 
@@ -52,7 +52,8 @@ options:
   --config FILE            JSON run config (fields as stored in run.db; see --print-config)
   --method M               one of the methods above (default d2po)
   --task NAME|PATH         built-in task (d2po tasks) or a task module path
-  --model DIR|NAME         policy base model folder or shipped model name (d2po models)
+  --model DIR|NAME         policy base model folder or shipped model name (d2po models); a
+                           built-in task defaults to its base model (d2po tasks)
   --gold-budget P          total gold labels, initial offline set included
   --initial-gold N|all     gold labels of the initial offline set (warm start), counted in P
   --rounds T               online gold rounds (T_P)
@@ -139,6 +140,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     setPath(user, s.slice(0, eq), v);
   }
   if (user.method === undefined) user.method = 'd2po';
+  if (user.model === undefined) user.model = builtinTasks.find((t) => t.name === user.task)?.baseModel;
   // absolute paths in the stored config, so that --resume works from any folder
   if (typeof user.model === 'string') user.model = resolve(resolveModelPath(user.model));
   const disc = user.discriminator as Record<string, unknown> | undefined;
@@ -168,8 +170,8 @@ export const run: Command = {
       store.close();
       if (!config) throw new UsageError(`--resume ${dir}: no run config stored there`);
     } else {
-      for (const f of ['task', 'model'] as const)
-        if (user[f] === undefined) throw new UsageError(`--${f} is required (or give it in --config)`);
+      if (user.task === undefined) throw new UsageError('--task is required (or give it in --config)');
+      if (user.model === undefined) throw new UsageError(`--model is required for the custom task ${user.task} (or give it in --config)`);
       try {
         config = resolveConfig(user, source);
       } catch (e) {

@@ -27,7 +27,7 @@ options:
       return 0;
     }
     const width = Math.max(...builtinTasks.map((t) => t.name.length));
-    for (const t of builtinTasks) console.log(`${t.name.padEnd(width)}  ${t.description}`);
+    for (const t of builtinTasks) console.log(`${t.name.padEnd(width)}  ${t.description} (base model: ${t.baseModel})`);
     return 0;
   },
 };
