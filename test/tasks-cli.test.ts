@@ -33,7 +33,7 @@ test('d2po tasks lists the built-ins (text and --json)', async () => {
   const json = await d2po(['tasks', '--json']);
   assert.deepEqual(
     JSON.parse(json.stdout).map((t: { name: string; baseModel: string }) => `${t.name}:${t.baseModel}`),
-    ["word-collector:policy-base", "unique-nouns:policy-base", "math:math-base", "contrastive-distillation:policy-base"],
+    ['word-collector:policy-base', 'unique-nouns:policy-base', 'math:math-base', 'contrastive-distillation:policy-base'],
   );
 });
 
