@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { byGoldUsed, fmtStat, goldTable, stat, type RunCurve } from '../src/report/curves.js';
+import { byGoldUsed, fmtStat, goldTable, labelVariants, stat, type RunCurve } from '../src/report/curves.js';
 
-function curve(method: string, seed: number, evals: [number, number, number][]): RunCurve {
+function curve(method: string, seed: number, evals: [number, number, number][], config: Record<string, unknown> = {}): RunCurve {
   return {
     dir: `/runs/${method}-${seed}`,
     method,
+    label: method,
+    config: { method, seed, out: `/runs/${method}-${seed}`, ...config },
     task: 'word-collector',
     seed,
     goldBudget: 64,
@@ -61,4 +63,22 @@ test('writeReport: reward table, per-seed finals, tie shares and time split from
   assert.match(markdown, /\| 20 \| 0\.60 \|/); // accuracy by step
   assert.equal(files.length, 2);
   for (const f of files) assert.ok(existsSync(f));
+});
+
+test('labelVariants names runs of one method by the config fields that set them apart', () => {
+  const disc = (pooling: string, model: string) => ({ discriminator: { pooling, model }, budget: { gold: 128 } });
+  const runs = labelVariants([
+    curve('d2po', 0, [], disc('last', '')),
+    curve('d2po', 1, [], disc('last', '')),
+    curve('d2po', 0, [], disc('sum', '')),
+    curve('d2po', 0, [], disc('sum', '/m/models/cd-small')),
+    curve('opo-gold', 0, [], { budget: { gold: 128 } }),
+    curve('opo-gold', 1, [], { budget: { gold: 128 } }),
+  ]);
+  assert.deepEqual(
+    runs.map((r) => r.label),
+    ["d2po pooling=last model=''", "d2po pooling=last model=''", "d2po pooling=sum model=''", 'd2po pooling=sum model=cd-small', 'opo-gold', 'opo-gold'],
+  );
+  // pooled per label
+  assert.deepEqual([...byGoldUsed(labelVariants([curve('a', 0, [[0, 1, 1]], { x: 1 }), curve('a', 1, [[0, 1, 3]], { x: 2 })]), 'eval/reward').keys()], ['a x=1', 'a x=2']);
 });

@@ -10,6 +10,10 @@ export interface EvalPoint {
 export interface RunCurve {
   dir: string;
   method: string;
+  /** what the report calls the run's group: the method, plus what sets its variant apart (labelVariants) */
+  label: string;
+  /** the stored run config */
+  config: Record<string, unknown>;
   task: string;
   seed: number;
   goldBudget: number;
@@ -22,7 +26,7 @@ export interface RunCurve {
 export function readRunCurve(dir: string): RunCurve {
   const store = RunStore.open(dir, { readonly: true });
   try {
-    const config = store.getMeta<{ method: string; task: string; seed: number; budget: { gold: number } }>('config');
+    const config = store.getMeta<Record<string, unknown> & { method: string; task: string; seed: number; budget: { gold: number } }>('config');
     if (!config) throw new Error(`${dir} holds no run config`);
     const rows = store.metrics();
     const byStep = new Map<number, EvalPoint>();
@@ -36,6 +40,8 @@ export function readRunCurve(dir: string): RunCurve {
     return {
       dir,
       method: config.method,
+      label: config.method,
+      config,
       task: config.task,
       seed: config.seed,
       goldBudget: config.budget.gold,
@@ -45,6 +51,42 @@ export function readRunCurve(dir: string): RunCurve {
   } finally {
     store.close();
   }
+}
+
+/** Fields that differ between seeds of one experiment without making it another variant. */
+const NOT_VARIANT = new Set(['seed', 'out', 'threads', 'device', 'eval.every', 'checkpoint.every']);
+
+function leaves(x: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+    for (const [k, v] of Object.entries(x)) leaves(v, prefix ? `${prefix}.${k}` : k, out);
+  } else out.set(prefix, JSON.stringify(x));
+  return out;
+}
+
+/**
+ * Names variants of one method apart: runs of the same method whose configs differ (beyond
+ * seed, folder and the like) are labelled with the fields that differ, e.g.
+ * `d2po pooling=sum initial=96`, so a report compares them side by side. Runs whose configs
+ * differ only in those fields keep the method's name.
+ */
+export function labelVariants(runs: RunCurve[]): RunCurve[] {
+  const flat = runs.map((r) => leaves(r.config));
+  const labels = runs.map((r) => r.method);
+  for (const method of new Set(runs.map((r) => r.method))) {
+    const idx = runs.map((r, i) => (r.method === method ? i : -1)).filter((i) => i >= 0);
+    const keys = [...new Set(idx.flatMap((i) => [...flat[i].keys()]))].filter(
+      (k) => !NOT_VARIANT.has(k) && new Set(idx.map((i) => flat[i].get(k))).size > 1,
+    );
+    for (const i of idx) {
+      const parts = keys.map((k) => {
+        const v = flat[i].get(k) ?? 'undefined';
+        const text = v.startsWith('"') ? (JSON.parse(v) as string).split('/').pop() || "''" : v;
+        return `${k.split('.').pop()}=${text}`;
+      });
+      if (parts.length) labels[i] = `${method} ${parts.join(' ')}`;
+    }
+  }
+  return runs.map((r, i) => ({ ...r, label: labels[i] }));
 }
 
 export interface Stat {
@@ -65,7 +107,7 @@ export function stat(xs: number[]): Stat {
 }
 
 /**
- * The value of `metric` at each gold-labels-used point, per method, pooled over runs (seeds).
+ * The value of `metric` at each gold-labels-used point, per method (run label), pooled over runs (seeds).
  * Where a run evaluated several times at one gold count (D2PO's silver steps between rounds),
  * the last evaluation at that count stands for it.
  */
@@ -74,8 +116,8 @@ export function byGoldUsed(runs: RunCurve[], metric: string): Map<string, Map<nu
   for (const run of runs) {
     const last = new Map<number, number>();
     for (const e of run.evals) if (metric in e.metrics) last.set(e.goldUsed, e.metrics[metric]);
-    let m = perMethod.get(run.method);
-    if (!m) perMethod.set(run.method, (m = new Map()));
+    let m = perMethod.get(run.label);
+    if (!m) perMethod.set(run.label, (m = new Map()));
     for (const [g, v] of last) m.set(g, [...(m.get(g) ?? []), v]);
   }
   const out = new Map<string, Map<number, Stat>>();

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldTable, stat, type RunCurve } from './curves.js';
+import { byGoldUsed, fmtStat, goldTable, labelVariants, stat, type RunCurve } from './curves.js';
 import { lineChartSpec, renderSvg, svgToPng, type Series } from './plot.js';
 
 const TIME_PARTS = ['time/sample', 'time/score', 'time/policy', 'time/disc', 'time/policy_gold', 'time/gold', 'time/eval'] as const;
@@ -16,8 +16,8 @@ function seriesOf(table: Map<string, Map<number, ReturnType<typeof stat>>>): Ser
 function byStep(runs: RunCurve[], metric: string): Map<string, Map<number, ReturnType<typeof stat>>> {
   const acc = new Map<string, Map<number, number[]>>();
   for (const r of runs) {
-    let m = acc.get(r.method);
-    if (!m) acc.set(r.method, (m = new Map()));
+    let m = acc.get(r.label);
+    if (!m) acc.set(r.label, (m = new Map()));
     for (const e of r.evals) if (metric in e.metrics) m.set(e.step, [...(m.get(e.step) ?? []), e.metrics[metric]]);
   }
   return new Map([...acc.entries()].filter(([, m]) => m.size > 0).map(([k, m]) => [k, new Map([...m.entries()].sort((a, b) => a[0] - b[0]).map(([s, v]) => [s, stat(v)]))]));
@@ -33,8 +33,9 @@ export interface ReportOutput {
  * against gold labels used, discriminator accuracy on current-policy pairs over training, the
  * share of tied gold labels, and where the time of a step goes. Writes PNG charts into `outDir`.
  */
-export async function writeReport(runs: RunCurve[], outDir: string): Promise<ReportOutput> {
-  if (runs.length === 0) throw new Error('no runs to report');
+export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<ReportOutput> {
+  if (allRuns.length === 0) throw new Error('no runs to report');
+  const runs = labelVariants(allRuns).sort((a, b) => a.seed - b.seed);
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
   const chart = async (name: string, title: string, x: string, y: string, points: Series[]) => {
@@ -44,9 +45,9 @@ export async function writeReport(runs: RunCurve[], outDir: string): Promise<Rep
     files.push(path);
   };
   const task = [...new Set(runs.map((r) => r.task.split('/').pop()))].join(', ');
-  const methods = [...new Set(runs.map((r) => r.method))];
+  const methods = [...new Set(runs.map((r) => r.label))];
   const lines: string[] = [];
-  const seeds = (m: string) => runs.filter((r) => r.method === m).map((r) => r.seed);
+  const seeds = (m: string) => runs.filter((r) => r.label === m).map((r) => r.seed);
   lines.push(`Runs: ${methods.map((m) => `${m} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.`, '');
 
   const reward = byGoldUsed(runs, 'eval/reward');
@@ -54,7 +55,7 @@ export async function writeReport(runs: RunCurve[], outDir: string): Promise<Rep
   await chart('reward-vs-gold.png', `${task}: dev gold reward`, 'gold labels used', 'mean dev gold reward', seriesOf(reward));
 
   const finals = methods.map((m) => {
-    const f = runs.filter((r) => r.method === m).map((r) => r.evals.at(-1)?.metrics['eval/reward']).filter((v): v is number => v !== undefined);
+    const f = runs.filter((r) => r.label === m).map((r) => r.evals.at(-1)?.metrics['eval/reward']).filter((v): v is number => v !== undefined);
     return `| ${m} | ${fmtStat(stat(f))} | ${f.map((v) => v.toFixed(2)).join(', ')} |`;
   });
   lines.push('### Final dev gold reward', '', '| method | mean ± sd | per seed |', '|---|---|---|', ...finals, '');
@@ -69,14 +70,14 @@ export async function writeReport(runs: RunCurve[], outDir: string): Promise<Rep
   if (implicit.size > 0) lines.push('### Policy implicit-reward accuracy (DPO reward of the policy)', '', goldTable(implicit, 'step'), '');
 
   const ties = methods.map((m) => {
-    const shares = runs.filter((r) => r.method === m).flatMap((r) => r.series('round/tie_share').map((p) => p.value));
-    const fresh = runs.filter((r) => r.method === m).flatMap((r) => r.evals.map((e) => e.metrics['eval/gold_tie_share']).filter((v) => v !== undefined));
+    const shares = runs.filter((r) => r.label === m).flatMap((r) => r.series('round/tie_share').map((p) => p.value));
+    const fresh = runs.filter((r) => r.label === m).flatMap((r) => r.evals.map((e) => e.metrics['eval/gold_tie_share']).filter((v) => v !== undefined));
     return `| ${m} | ${fmtStat(stat(shares))} | ${fmtStat(stat(fresh))} |`;
   });
   lines.push('### Tied pairs', '', '| method | tie share of gold rounds (paid, train nothing) | tie share of fresh policy pairs |', '|---|---|---|', ...ties, '');
 
   const timeRows = methods.map((m) => {
-    const mine = runs.filter((r) => r.method === m);
+    const mine = runs.filter((r) => r.label === m);
     const cells = TIME_PARTS.map((name) => {
       const vs = mine.flatMap((r) => r.series(name).map((p) => p.value));
       return vs.length ? `${stat(vs).mean.toFixed(2)} (${vs.length})` : '-';
