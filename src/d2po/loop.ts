@@ -522,7 +522,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     const ref = policy.frozenCopy();
     held.push(ref);
     const maxNew = Math.min(c.rollout.maxNewTokens || o.task.generation?.maxNewTokens || 48, policy.contextLength - 8);
-    const codec = new TextCodec(base.tokenizer, policy.contextLength, maxNew);
+    const codec = new TextCodec(base.tokenizer, policy.contextLength, maxNew, base.config.bos_token_id ?? null);
     // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
     const refLp = new FrozenLogprobs(ref);
     const trainer = new PreferenceTrainer(policy, refLp, {

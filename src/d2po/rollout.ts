@@ -2,22 +2,22 @@ import { sample, type CausalLM, type Tokenizer } from '../model/index.js';
 
 /** Turns prompt text into ids the models accept and sampled ids back into text. */
 export class TextCodec {
-  readonly bos: number | null;
   constructor(
     readonly tokenizer: Tokenizer,
     readonly contextLength: number,
     readonly maxNewTokens: number,
-  ) {
-    // the shipped tokenizers' <|endoftext|> separates documents in pretraining, so it also opens a prompt
-    this.bos = tokenizer.eosId;
-  }
+    /** the model's BOS (config.json bos_token_id), put first as in sample and score */
+    readonly bos: number | null,
+  ) {}
 
-  /** BOS + prompt tokens, keeping the prompt's end when it would not leave room for the response. */
+  /** The prompt as Tokenizer.encodePrompt gives it, keeping its end when it would not leave room for the response. */
   encodePrompt(text: string): number[] {
-    const ids = this.tokenizer.encode(text);
-    const room = this.contextLength - this.maxNewTokens - (this.bos === null ? 0 : 1);
+    const ids = this.tokenizer.encodePrompt(text, this.bos);
+    const lead = this.bos === null ? 0 : 1;
+    const room = this.contextLength - this.maxNewTokens - lead;
     if (room < 1) throw new Error(`context ${this.contextLength} leaves no room for a prompt with ${this.maxNewTokens} new tokens`);
-    const kept = ids.length > room ? ids.slice(ids.length - room) : ids;
+    const body = ids.slice(lead);
+    const kept = body.length > room ? body.slice(body.length - room) : body;
     return this.bos === null ? (kept.length ? kept : [0]) : [this.bos, ...kept];
   }
 
