@@ -19,6 +19,9 @@ const BINS = 5;
 const byMargin = Array.from({ length: BINS }, () => ({ acc: [] as number[], ties: [] as number[], lo: [] as number[] }));
 const byRound = new Map<number, { acc: number[]; ties: number[] }>();
 const overall: number[] = [];
+/** accuracy of the silver labels that trained the policy (not skipped by margin or disagreement) */
+const used: number[] = [];
+const skipped: number[] = [];
 
 for (const dir of dirs) {
   const store = RunStore.open(dir, { readonly: true });
@@ -38,12 +41,15 @@ for (const dir of dirs) {
     round: s.pair.round,
     tie: ra[i] === rb[i],
     right: (ra[i] > rb[i] ? 'a' : 'b') === s.preference,
+    skip: s.skip !== null,
   }));
   const accOf = (rs: typeof rows) => {
     const decided = rs.filter((r) => !r.tie);
     return { acc: decided.length ? decided.filter((r) => r.right).length / decided.length : NaN, ties: rs.filter((r) => r.tie).length / rs.length };
   };
   overall.push(accOf(rows).acc);
+  used.push(accOf(rows.filter((r) => !r.skip)).acc);
+  skipped.push(rows.filter((r) => r.skip).length / rows.length);
   const sorted = [...rows].sort((x, y) => x.abs - y.abs);
   for (let b = 0; b < BINS; b++) {
     const part = sorted.slice(Math.floor((b * sorted.length) / BINS), Math.floor(((b + 1) * sorted.length) / BINS));
@@ -65,7 +71,8 @@ const f = (xs: number[]) => {
   const s = stat(xs.filter(Number.isFinite));
   return `${s.mean.toFixed(2)} ± ${s.sd.toFixed(2)}`;
 };
-console.log(`silver accuracy against gold (gold ties left out), ${overall.length} runs: ${f(overall)}\n`);
+console.log(`silver accuracy against gold (gold ties left out), ${overall.length} runs: ${f(overall)}`);
+console.log(`of the silver labels that trained the policy: ${f(used)} (skipped: ${f(skipped)} of silver pairs)\n`);
 console.log('| discriminator |margin| quintile (within run) | silver accuracy | gold tie share | lowest |margin| (mean) |');
 console.log('|---|---|---|---|');
 byMargin.forEach((b, i) => console.log(`| ${i + 1} of ${BINS} | ${f(b.acc)} | ${f(b.ties)} | ${stat(b.lo).mean.toFixed(2)} |`));
