@@ -65,10 +65,10 @@ test('writeReport: reward table, per-seed finals, tie shares and time split from
   for (const f of files) assert.ok(existsSync(f));
 });
 
-test('labelVariants names runs of one method by the config fields that set them apart', () => {
+test('labelVariants names runs of one method by the varying fields where they depart from its preset', () => {
   const disc = (pooling: string, model: string) => ({ discriminator: { pooling, model }, budget: { gold: 128 } });
   const runs = labelVariants([
-    curve('d2po', 0, [], disc('last', '')),
+    curve('d2po', 0, [], disc('last', '')), // the preset's pooling and backbone
     curve('d2po', 1, [], disc('last', '')),
     curve('d2po', 0, [], disc('sum', '')),
     curve('d2po', 0, [], disc('sum', '/m/models/cd-small')),
@@ -77,8 +77,9 @@ test('labelVariants names runs of one method by the config fields that set them 
   ]);
   assert.deepEqual(
     runs.map((r) => r.label),
-    ["d2po pooling=last model=''", "d2po pooling=last model=''", "d2po pooling=sum model=''", 'd2po pooling=sum model=cd-small', 'opo-gold', 'opo-gold'],
+    ['d2po', 'd2po', 'd2po pooling=sum', 'd2po pooling=sum model=cd-small', 'opo-gold', 'opo-gold'],
   );
-  // pooled per label
-  assert.deepEqual([...byGoldUsed(labelVariants([curve('a', 0, [[0, 1, 1]], { x: 1 }), curve('a', 1, [[0, 1, 3]], { x: 2 })]), 'eval/reward').keys()], ['a x=1', 'a x=2']);
+  // a method without a preset (a custom one) shows every varying field; pooled per label
+  const custom = labelVariants([curve('mine', 0, [[0, 1, 1]], { x: 1 }), curve('mine', 1, [[0, 1, 3]], { x: 2 })]);
+  assert.deepEqual([...byGoldUsed(custom, 'eval/reward').keys()], ['mine x=1', 'mine x=2']);
 });

@@ -1,4 +1,5 @@
 import { RunStore } from '../store/run-store.js';
+import { isMethod, presetConfig } from '../d2po/presets.js';
 
 /** One evaluation of one run: where it stood (step, gold labels used) and its metrics. */
 export interface EvalPoint {
@@ -64,10 +65,10 @@ function leaves(x: unknown, prefix = '', out = new Map<string, string>()): Map<s
 }
 
 /**
- * Names variants of one method apart: runs of the same method whose configs differ (beyond
- * seed, folder and the like) are labelled with the fields that differ, e.g.
- * `d2po pooling=sum initial=96`, so a report compares them side by side. Runs whose configs
- * differ only in those fields keep the method's name.
+ * Names variants of one method apart: among the fields that vary between runs of the same method
+ * (seed, folder and the like aside), each run is labelled with those where it departs from the
+ * method's preset, e.g. `d2po pooling=sum marginThreshold=5`, so a report compares variants
+ * side by side. A run on the preset's values keeps the method's name.
  */
 export function labelVariants(runs: RunCurve[]): RunCurve[] {
   const flat = runs.map((r) => leaves(r.config));
@@ -77,8 +78,9 @@ export function labelVariants(runs: RunCurve[]): RunCurve[] {
     const keys = [...new Set(idx.flatMap((i) => [...flat[i].keys()]))].filter(
       (k) => !NOT_VARIANT.has(k) && new Set(idx.map((i) => flat[i].get(k))).size > 1,
     );
+    const preset = isMethod(method) ? leaves(presetConfig(method)) : new Map<string, string>();
     for (const i of idx) {
-      const parts = keys.map((k) => {
+      const parts = keys.filter((k) => flat[i].get(k) !== preset.get(k)).map((k) => {
         const v = flat[i].get(k) ?? 'undefined';
         const text = v.startsWith('"') ? (JSON.parse(v) as string).split('/').pop() || "''" : v;
         return `${k.split('.').pop()}=${text}`;
