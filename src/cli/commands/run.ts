@@ -62,7 +62,8 @@ options:
   --samples-per-prompt K   K > 2 pairs best against worst by the discriminator
   --max-new-tokens M       response length (default: the task's)
   --discriminator KIND     rm | rm-ensemble | dpo | self | none
-  --discriminator-model DIR|NAME  reward-model backbone (default: the policy base; same tokenizer)
+  --discriminator-model M  reward-model backbone folder or shipped name (default: the policy
+                           base model; it must share the policy's tokenizer)
   --pooling P              reward-model pooling: last | mean | sum
   --selection S            gold selection: confidence | random | disagreement
   --policy-loss L          dpo | ipo | smoothed | ppo
