@@ -79,6 +79,9 @@ test('labelVariants names runs of one method by the varying fields where they de
     runs.map((r) => r.label),
     ['d2po', 'd2po', 'd2po pooling=sum', 'd2po pooling=sum model=cd-small', 'opo-gold', 'opo-gold'],
   );
+  // a run the caller named keeps its name and is left out of the comparison of the others
+  const named = labelVariants([{ ...curve('d2po', 0, [], disc('sum', '')), label: 'sum RM' }, curve('d2po', 0, [], disc('last', ''))]);
+  assert.deepEqual(named.map((r) => r.label), ['sum RM', 'd2po']);
   // a method without a preset (a custom one) shows every varying field; pooled per label
   const custom = labelVariants([curve('mine', 0, [[0, 1, 1]], { x: 1 }), curve('mine', 1, [[0, 1, 3]], { x: 2 })]);
   assert.deepEqual([...byGoldUsed(custom, 'eval/reward').keys()], ['mine x=1', 'mine x=2']);

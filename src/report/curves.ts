@@ -68,13 +68,14 @@ function leaves(x: unknown, prefix = '', out = new Map<string, string>()): Map<s
  * Names variants of one method apart: among the fields that vary between runs of the same method
  * (seed, folder and the like aside), each run is labelled with those where it departs from the
  * method's preset, e.g. `d2po pooling=sum marginThreshold=5`, so a report compares variants
- * side by side. A run on the preset's values keeps the method's name.
+ * side by side. A run on the preset's values keeps the method's name; a run the caller named keeps that name.
  */
 export function labelVariants(runs: RunCurve[]): RunCurve[] {
   const flat = runs.map((r) => leaves(r.config));
-  const labels = runs.map((r) => r.method);
+  const labels = runs.map((r) => r.label);
   for (const method of new Set(runs.map((r) => r.method))) {
-    const idx = runs.map((r, i) => (r.method === method ? i : -1)).filter((i) => i >= 0);
+    // a run named by the caller (label already set) keeps its name
+    const idx = runs.map((r, i) => (r.method === method && r.label === method ? i : -1)).filter((i) => i >= 0);
     const keys = [...new Set(idx.flatMap((i) => [...flat[i].keys()]))].filter(
       (k) => !NOT_VARIANT.has(k) && new Set(idx.map((i) => flat[i].get(k))).size > 1,
     );
