@@ -588,4 +588,3 @@ async function assertSameTokenizer(policyDir: string, discDir: string): Promise<
   if ((await read(policyDir)) !== (await read(discDir)))
     throw new ConfigError(`discriminator.model: ${discDir} has a different tokenizer.json from the policy model ${policyDir}; the discriminator must share the policy's tokenizer`);
 }
-
