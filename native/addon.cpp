@@ -9,6 +9,9 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -360,6 +363,45 @@ static Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+// --- the C heap ------------------------------------------------------------------------------
+// Tensor memory comes from glibc malloc. Large transient tensors (logits, activations) that fall
+// under its mmap threshold are freed into its heaps, which glibc keeps mapped; every thread that
+// allocates gets its own arena (up to 8 per core), each holding its own high-water mark.
+
+// Returns free heap pages to the OS (after large frees); true when some were released.
+static Napi::Value mallocTrim(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
+// Bytes the C heap has mapped and how many of them are in use (glibc mallinfo2); null elsewhere.
+static Napi::Value mallocStats(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 m = mallinfo2();
+  auto o = Napi::Object::New(info.Env());
+  o.Set("mapped", static_cast<double>(m.arena + m.hblkhd));
+  o.Set("inUse", static_cast<double>(m.uordblks + m.hblkhd));
+  o.Set("free", static_cast<double>(m.fordblks));
+  return o;
+#else
+  return info.Env().Null();
+#endif
+}
+
+// The arena limit in effect: MALLOC_ARENA_MAX or glibc.malloc.arena_max when the user set one,
+// else kArenaMax, set before libtorch's and OpenBLAS's threads first allocate.
+static constexpr int kArenaMax = 2;
+static void limitArenas() {
+#ifdef __GLIBC__
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_ARENA_MAX") || (tunables && std::strstr(tunables, "arena_max"))) return;
+  mallopt(M_ARENA_MAX, kArenaMax);
+#endif
+}
+
 // libtorch's TORCH_WARN goes through glog to stderr on every occurrence, with a glog banner; this
 // prints each distinct warning once, as Python's default warning filter does for PyTorch users.
 class OnceWarningHandler : public c10::WarningHandler {
@@ -380,6 +422,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace d2po;
   static OnceWarningHandler warnings;
   c10::Warning::set_warning_handler(&warnings);
+  limitArenas();
   const std::pair<const char*, Fn> fns[] = {
       {"dispose", dispose},
       {"liveCount", liveCount},
@@ -407,6 +450,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"getNumThreads", getNumThreads},
       {"cudaAvailable", cudaAvailable},
       {"buildInfo", buildInfo},
+      {"mallocTrim", mallocTrim},
+      {"mallocStats", mallocStats},
   };
   for (const auto& f : fns) exports.Set(f.first, Napi::Function::New(env, f.second, f.first));
   registerOps(env, exports);

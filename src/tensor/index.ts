@@ -11,4 +11,5 @@ export {
   noGrad, enableGrad, inferenceMode, isGradEnabled, autocast, liveTensorCount, manualSeed, setNumThreads, getNumThreads,
   cudaAvailable, backendInfo, type BackendInfo,
 } from './modes.js';
+export { trimHeap, heapStats, type HeapStats } from './heap.js';
 export { AdamW, clipGradNorm, type AdamWOpts, type OptimizerState } from './optim.js';

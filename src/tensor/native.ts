@@ -46,6 +46,9 @@ export interface Native {
   cudaAvailable(): boolean;
   /** openblasThreadControl: setNumThreads also reaches OpenBLAS's own thread pool */
   buildInfo(): { torchVersion: string; config: string; parallel: string; openblasThreadControl: boolean };
+  /** glibc malloc_trim(0): true when pages went back to the OS; false elsewhere */
+  mallocTrim(): boolean;
+  mallocStats(): { mapped: number; inUse: number; free: number } | null;
   ops: Record<string, OpFn>;
 }
 
@@ -65,7 +68,11 @@ function load(): Native {
         '(needs libtorch: apt-get install -y libtorch-dev libopenblas0-pthread, or LIBTORCH=<libtorch dir>).',
     );
   }
-  return createRequire(import.meta.url)(path) as Native;
+  const native = createRequire(import.meta.url)(path) as Native;
+  // an addon built from older sources lacks newer functions: say so once, not as a TypeError mid-run
+  const missing = (['mallocTrim', 'mallocStats'] as const).filter((f) => typeof native[f] !== 'function');
+  if (missing.length) throw new Error(`d2po: the libtorch addon (${path}) is older than the sources (no ${missing.join(', ')}). Run \`npm run install\` to rebuild it.`);
+  return native;
 }
 
 export const N: Native = load();
