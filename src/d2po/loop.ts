@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { autocast, manualSeed, setNumThreads, type Device } from '../tensor/index.js';
+import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { Task } from '../tasks/task.js';
@@ -456,6 +456,8 @@ class Run {
       if (!last && c.eval.every > 0 && this.step % c.eval.every === 0) await this.evaluate();
       if (last) await this.evaluate();
       if (last || (c.checkpoint.every > 0 && this.step % c.checkpoint.every === 0)) await this.checkpoint();
+      // a step frees its logits and activations; without this glibc keeps their peak mapped
+      trimHeap();
       this.store.setMeta('step', this.step);
       this.store.setMeta('updated_at', Date.now());
       this.bar?.update(this.step, this.progressFields());
