@@ -1,5 +1,6 @@
-// A long D2PO run (thousands of steps) on a tiny model: resident memory, live native tensors and
-// step time every --every steps, to show that a run holds steady memory and does not slow down.
+// A long D2PO run (thousands of steps) on a tiny model: resident memory, the C heap (glibc: in use,
+// and freed but still mapped), live native tensors and step time every --every steps, to show
+// that a run holds steady memory and does not slow down.
 //
 //   node --expose-gc --import tsx bench/long-run.ts [--steps 2000] [--every 100] [--out DIR]
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createModel, saveModel } from '../src/model/index.js';
-import { liveTensorCount } from '../src/tensor/index.js';
+import { heapStats, liveTensorCount } from '../src/tensor/index.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { runLoop } from '../src/d2po/loop.js';
 import { loadTask } from '../src/tasks/registry.js';
@@ -49,10 +50,11 @@ await runLoop(config, {
     (globalThis as { gc?: () => void }).gc?.();
     const mem = process.memoryUsage();
     const mib = (n: number) => (n / 2 ** 20).toFixed(0);
-    const row = `| ${step} | ${((now - t) / every).toFixed(1)} | ${mib(mem.rss)} | ${mib(mem.heapUsed)} | ${liveTensorCount()} |`;
+    const heap = heapStats();
+    const row = `| ${step} | ${((now - t) / every).toFixed(1)} | ${mib(mem.rss)} | ${mib(mem.heapUsed)} | ${heap ? mib(heap.inUse) : '-'} | ${heap ? mib(heap.free) : '-'} | ${liveTensorCount()} |`;
     rows.push(row);
     console.log(row);
     t = now;
   },
 });
-console.log(['', '| step | ms/step (last block) | RSS MiB | JS heap MiB | live tensors |', '|---|---|---|---|---|', ...rows].join('\n'));
+console.log(['', '| step | ms/step (last block) | RSS MiB | JS heap MiB | C heap in use MiB | C heap free MiB | live tensors |', '|---|---|---|---|---|---|---|', ...rows].join('\n'));
