@@ -15,8 +15,8 @@ import { parseArgs } from 'node:util';
 
 const DEFAULT_RUN = [
   '--method', 'd2po', '--task', 'word-collector', '--model', 'policy-base',
-  '--gold-budget', '72', '--initial-gold', '64', '--rounds', '1', '--steps', '8',
-  '--eval-every', '4', '--set', 'eval.prompts=32',
+  '--gold-budget', '10', '--initial-gold', '8', '--rounds', '1', '--steps', '2', '--eval-every', '2',
+  '--set', 'init.policyEpochs=1', '--set', 'init.discriminatorEpochs=1', '--set', 'eval.prompts=8', '--set', 'eval.accuracyPairs=8',
 ];
 
 const { values, positionals } = parseArgs({
@@ -39,13 +39,17 @@ const runFlags = positionals.length ? positionals : DEFAULT_RUN;
 interface Result { seed: number; code: number | null; wallS: number; peakMiB: number; steadyMiB: number; finalMiB: number }
 
 function status(pid: number): { rss: number; hwm: number } | undefined {
+  let s: string;
   try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 };
+    s = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined; // exited between samples
   }
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+  const rss = kb('VmRSS') * 1024;
+  const hwm = kb('VmHWM') * 1024;
+  // while the child is still being exec'd (or is a zombie) its status has no memory lines
+  return Number.isFinite(rss) && Number.isFinite(hwm) ? { rss, hwm } : undefined;
 }
 
 const mib = (n: number) => n / 2 ** 20;
