@@ -40,6 +40,7 @@ export interface Native {
   inferenceModeExit(token: InferenceToken): void;
   autocastEnter(dtype: number, enabled: boolean): [boolean, number, boolean, number];
   autocastExit(cpuEnabled: boolean, cpuDtype: number, cudaEnabled: boolean, cudaDtype: number): void;
+  autocastClearCache(): void;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
