@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactSecrets } from '../util/secrets.js';
 
 /** File name of a run's database inside its folder. */
 export const RUN_DB = 'run.db';
@@ -184,8 +185,9 @@ export class RunStore {
   }
 
   // ---- meta ----
+  /** Stores `value` as JSON, secret fields (apiKey, token, ...) redacted: no secret is ever written to run.db. */
   setMeta(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(redactSecrets(value)));
   }
   getMeta<T = unknown>(key: string): T | undefined {
     const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
