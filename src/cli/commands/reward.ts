@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { Command } from '../command.js';
@@ -6,6 +5,7 @@ import { UsageError } from '../command.js';
 import { loadTask } from '../../tasks/registry.js';
 import type { RewardInput } from '../../tasks/task.js';
 import { JsonlError, readJsonl } from '../../util/jsonl.js';
+import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
 const Line = z.strictObject({ prompt: z.string(), response: z.string() });
 
@@ -36,7 +36,7 @@ A malformed line is reported with its line number and nothing is scored.
 options:
   --task NAME|PATH   a built-in task (see \`d2po tasks\`) or a custom task module
   --input FILE       the JSONL input ("-" reads stdin)
-  --output FILE      write the rewards here instead of stdout
+  --output FILE      write the rewards here (whole or not at all) instead of stdout
   --batch-size N     pairs per reward call (default 32)
   --lenient          math only: the authors' lenient scoring (extra steps free)
   --cd-large DIR     contrastive-distillation only: the large model (default: shipped cd-large)
@@ -76,6 +76,8 @@ Built-in tasks: d2po tasks. Reward definitions: docs/tasks.md.`,
     const task = await loadTask(values.task, { mathLenient: values.lenient, contrastiveDistillation: cd }).catch((err: Error) => {
       throw new UsageError(err.message);
     });
+    const problem = values.output ? outputPathProblem(values.output) : null;
+    if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
     const pairs = await readRewardInput(values.input);
 
     const lines: string[] = [];
@@ -91,7 +93,7 @@ Built-in tasks: d2po tasks. Reward definitions: docs/tasks.md.`,
       }
     }
     const s = (performance.now() - t0) / 1000;
-    if (values.output) await writeFile(values.output, lines.join(''));
+    if (values.output) await writeFileAtomic(values.output, lines.join(''));
     else process.stdout.write(lines.join(''));
     console.error(
       `${task.name}: ${pairs.length} pairs, mean reward ${pairs.length ? (sum / pairs.length).toFixed(4) : 'n/a'}, ${s.toFixed(2)} s` +

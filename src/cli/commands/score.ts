@@ -1,10 +1,10 @@
-import { createWriteStream } from 'node:fs';
 import { z } from 'zod';
 import { loadModel, responseLogprobs, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 import { JsonlError, readJsonl } from '../../util/jsonl.js';
+import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
 const help = `usage: d2po score --model DIR|NAME --input FILE.jsonl [--output FILE] [--batch-size N]
 
@@ -26,7 +26,7 @@ replaced by the bos_token_id.
 options:
   --model DIR|NAME   model folder, or a shipped model's name (d2po models)
   --input FILE       JSONL input
-  --output FILE      write results here (default: stdout)
+  --output FILE      write results here, whole or not at all (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
 `;
 
@@ -89,9 +89,12 @@ export const score: Command = {
     if (!values.model) throw new UsageError('--model DIR|NAME is required');
     if (!values.input) throw new UsageError('--input FILE.jsonl is required');
     const batchSize = numberFlag('batch-size', values['batch-size'], 16, { integer: true, min: 1 });
+    const problem = values.output ? outputPathProblem(values.output) : null;
+    if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
     const loaded = await loadModel(resolveModelPath(values.model));
     const pairs = await readScoreInput(values.input, loaded);
-    const out = values.output ? createWriteStream(values.output) : process.stdout;
+    // a file output is written whole at the end (never cut by a full disk); stdout as it goes
+    const lines: string[] = [];
     try {
       for (let i = 0; i < pairs.length; i += batchSize) {
         const chunk = pairs.slice(i, i + batchSize);
@@ -104,12 +107,14 @@ export const score: Command = {
             return chunk.map((p, b) => ({ logprob: sums[b], token_logprobs: Array.from(flat.subarray(b * R, b * R + p.response.length)) }));
           }),
         );
-        for (const row of rows) out.write(JSON.stringify(row) + '\n');
+        const text = rows.map((row) => JSON.stringify(row) + '\n').join('');
+        if (values.output) lines.push(text);
+        else process.stdout.write(text);
       }
     } finally {
       loaded.model.dispose();
-      if (out !== process.stdout) await new Promise<void>((res, rej) => (out as NodeJS.WritableStream).end((err?: Error) => (err ? rej(err) : res())));
     }
+    if (values.output) await writeFileAtomic(values.output, lines.join(''));
     return 0;
   },
 };
