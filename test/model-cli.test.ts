@@ -45,7 +45,16 @@ test('d2po score: text lines use the tokenizer; a bad line is reported with its 
   await writeFile(bad, '{"prompt_ids": [1], "response_ids": [2]}\n{"prompt_ids": [1], "response": "x"}\n');
   const e = await run(['score', '--model', join(FIX, 'gpt2'), '--input', bad]);
   assert.equal(e.code, 2);
-  assert.match(e.stderr, /bad\.jsonl:2: expected/);
+  assert.match(e.stderr, /bad\.jsonl:2: unknown field 'prompt_ids' \(expected .* or \{"prompt_ids": int\[\], "response_ids": int\[\]\}\)/);
+  // the same JSONL rules as every command: a BOM and CRLF are fine, unknown fields and invalid UTF-8 are named
+  await writeFile(bad, '\uFEFF{"prompt_ids": [1], "response_ids": [2]}\r\n{"prompt_ids": [1], "response_ids": [2], "label": 1}\r\n');
+  const unknown = await run(['score', '--model', join(FIX, 'gpt2'), '--input', bad]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /bad\.jsonl:2: unknown field 'label'/);
+  await writeFile(bad, Buffer.concat([Buffer.from('{"prompt": "the '), Buffer.from([0xe2, 0x82]), Buffer.from('", "response": " cat"}\n')]));
+  const utf8 = await run(['score', '--model', join(FIX, 'gpt2'), '--input', bad]);
+  assert.equal(utf8.code, 2);
+  assert.match(utf8.stderr, /bad\.jsonl:1: invalid UTF-8 \(byte 0xe2 at column 17\)/);
   const noTok = await run(['score', '--model', join(FIX, 'opt'), '--input', good]);
   assert.equal(noTok.code, 2);
   assert.match(noTok.stderr, /good\.jsonl:1: text input needs a tokenizer/);

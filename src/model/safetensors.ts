@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { tensor, type DType, type Tensor } from '../tensor/index.js';
 
 // The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
@@ -188,7 +189,5 @@ export async function writeSafetensors(
   const headerBytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, Buffer.concat([len, headerBytes, ...chunks]));
-  await rename(tmp, path);
+  await writeFileAtomic(path, Buffer.concat([len, headerBytes, ...chunks]));
 }

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { byGoldUsed, fmtStat, goldTable, labelVariants, stat, type RunCurve } from './curves.js';
 import { lineChartSpec, renderSvg, svgToPng, type Series } from './plot.js';
+import { OutputError, describeWriteError, writeFileAtomic } from '../util/atomic-write.js';
 
 const TIME_PARTS = ['time/sample', 'time/score', 'time/policy', 'time/disc', 'time/policy_gold', 'time/gold', 'time/eval'] as const;
 
@@ -36,12 +37,14 @@ export interface ReportOutput {
 export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<ReportOutput> {
   if (allRuns.length === 0) throw new Error('no runs to report');
   const runs = labelVariants(allRuns).sort((a, b) => a.seed - b.seed);
-  await mkdir(outDir, { recursive: true });
+  await mkdir(outDir, { recursive: true }).catch((err: unknown) => {
+    throw new OutputError(`cannot create the report folder ${outDir}: ${describeWriteError(err)}`);
+  });
   const files: string[] = [];
   const chart = async (name: string, title: string, x: string, y: string, points: Series[]) => {
     if (points.length === 0) return;
     const path = join(outDir, name);
-    await writeFile(path, svgToPng(await renderSvg(lineChartSpec(title, x, y, points))));
+    await writeFileAtomic(path, svgToPng(await renderSvg(lineChartSpec(title, x, y, points))));
     files.push(path);
   };
   const task = [...new Set(runs.map((r) => r.task.split('/').pop()))].join(', ');

@@ -10,6 +10,7 @@ import { RunStore } from '../../store/run-store.js';
 import { builtinTasks, loadTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
+import { redactSecrets } from '../../util/secrets.js';
 
 /** Flags that set one config field each: flag -> [path, parser]. */
 const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> = {
@@ -182,7 +183,7 @@ export const run: Command = {
       dir = config.out;
     }
     if (values['print-config']) {
-      console.log(JSON.stringify(config, null, 2));
+      console.log(JSON.stringify(redactSecrets(config), null, 2));
       return 0;
     }
     const task = await loadTask(config.task);
