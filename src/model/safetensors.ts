@@ -1,5 +1,6 @@
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
-import { scope, tensor, type DType, type Tensor } from '../tensor/index.js';
+import { tensor, type DType, type Tensor } from '../tensor/index.js';
+import { describeNonFinite, firstNonFinite } from './finite.js';
 
 // The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
 // header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?},
@@ -150,15 +151,6 @@ export async function checkSafetensorsFile(path: string): Promise<void> {
   }
 }
 
-/** NaN or infinite weights make every output garbage (log-probs null, empty samples): refuse them on load. */
-function assertFinite(t: Tensor, name: string, path: string): void {
-  if (t.dtype !== 'float32' && t.dtype !== 'bfloat16') return;
-  if (scope(() => t.isfinite().all().item())) return;
-  const nan = scope(() => t.isnan().sum().item());
-  const inf = t.numel - nan - scope(() => t.isfinite().sum().item());
-  throw new Error(`${path}: tensor '${name}' holds non-finite values (${nan} NaN, ${inf} infinite of ${t.numel}); the weights are corrupt (a diverged training run?)`);
-}
-
 export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   const bytes = await readBytes(path);
   const header = parseSafetensorsHeader(bytes, path);
@@ -169,7 +161,9 @@ export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<
     for (const [name, e] of header.entries) {
       const t = entryToTensor(data, e);
       tensors.set(name, t);
-      assertFinite(t, name, path);
+      // NaN or infinite weights make every output garbage (log-probs null, empty samples)
+      const bad = firstNonFinite([[name, t]]);
+      if (bad) throw new Error(`${path}: ${describeNonFinite(bad)}; the weights are corrupt (a diverged training run?)`);
     }
   } catch (err) {
     for (const t of tensors.values()) t.dispose();
