@@ -7,4 +7,3 @@ export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafete
 export { Tokenizer } from './tokenizer.js';
 export { responseLogprobs, type PairBatch, type ResponseLogprobs } from './logprobs.js';
 export { sample, type SampleOptions } from './sample.js';
-export { firstNonFinite, describeNonFinite, type NonFinite } from './finite.js';
