@@ -426,19 +426,25 @@ class Run {
     const root = join(this.o.dir, 'checkpoints');
     const final = join(root, name);
     const tmp = `${final}.tmp`;
-    await rm(tmp, { recursive: true, force: true });
-    await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
-    await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
-    if (this.disc) {
-      await mkdir(join(tmp, 'discriminator'), { recursive: true });
-      await this.disc.save(join(tmp, 'discriminator'));
+    try {
+      await rm(tmp, { recursive: true, force: true });
+      await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
+      await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
+      if (this.disc) {
+        await mkdir(join(tmp, 'discriminator'), { recursive: true });
+        await this.disc.save(join(tmp, 'discriminator'));
+      }
+      if (this.ppo) {
+        await writeSafetensors(join(tmp, 'value-head.safetensors'), new Map(this.ppo.namedParameters()));
+        await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
+      }
+      await rm(final, { recursive: true, force: true });
+      await rename(tmp, final);
+    } catch (e) {
+      // the cut folder goes, so that a full disk has room to record the failure
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      throw new Error(`cannot write checkpoint ${final}: ${(e as Error).message}`);
     }
-    if (this.ppo) {
-      await writeSafetensors(join(tmp, 'value-head.safetensors'), new Map(this.ppo.namedParameters()));
-      await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
-    }
-    await rm(final, { recursive: true, force: true });
-    await rename(tmp, final);
     this.store.addCheckpoint({ step: this.step, roundsDone: this.roundsDone, goldUsed: this.store.goldUsed(), path: join('checkpoints', name), state: { incarnation: this.incarnation } });
     // keep the two newest checkpoint folders (the index keeps every row)
     const all = this.store.checkpoints().filter((x) => x.step !== this.step && existsSync(join(this.o.dir, x.path)));
@@ -596,8 +602,13 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     store.setMeta('updated_at', Date.now());
     return { dir: o.dir, steps: plan.steps, goldUsed: used, lastEval: run.lastEval };
   } catch (e) {
-    store.setMeta('status', 'failed');
-    store.setMeta('error', (e as Error).message);
+    try {
+      store.setMeta('status', 'failed');
+      store.setMeta('error', (e as Error).message);
+    } catch (recording) {
+      // a full disk can refuse the status too; the cause is still the error to report
+      throw new Error(`${(e as Error).message} (and the run's failure could not be recorded: ${(recording as Error).message})`);
+    }
     throw e;
   } finally {
     for (const h of held.reverse()) h.dispose();
