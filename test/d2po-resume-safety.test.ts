@@ -12,6 +12,8 @@ import { RunStore } from '../src/store/run-store.js';
 import { createModel, saveModel } from '../src/model/index.js';
 import type { PartialConfig, RunConfig } from '../src/d2po/config.js';
 import { processStartTime } from '../src/util/process-alive.js';
+import { summarizeRun } from '../src/store/run-summary.js';
+import { d2po } from './cli.js';
 import { TOKENIZER, tinyModelDir, toyTaskFile } from './d2po-fixture.js';
 
 const model = await tinyModelDir();
@@ -165,4 +167,23 @@ test('non-finite logits, losses and scores fail the run, naming which and the st
 test.after(() => {
   rmSync(root, { recursive: true, force: true });
   rmSync(model, { recursive: true, force: true });
+});
+
+test('runs show reads a run whose pid was reused as failed, not running', () => {
+  const dir = join(root, 'reused-pid');
+  const s = RunStore.open(dir, { create: true });
+  s.setMeta('config', config());
+  s.setMeta('status', 'running');
+  s.setMeta('pid', 1);
+  s.setMeta('pid_start', processStartTime(1)! + 1);
+  s.close();
+  const sum = summarizeRun(dir);
+  assert.equal(sum.status, 'failed');
+  assert.match(sum.reason!, /process 1 is gone .*--resume/);
+});
+
+test('--force goes with --resume only', async () => {
+  const r = await d2po(['run', '--force', '--task', taskFile, '--model', model]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--force goes with --resume DIR/);
 });
