@@ -3,7 +3,7 @@ export { parseConfig, readConfig, configToJson, type ModelConfig, type Gpt2Confi
 export type { CausalLM, ForwardOutput, ForwardOptions, KVCache } from './decoder.js';
 export { createModel, modelFromTensors, type ConfigLike } from './create.js';
 export { loadModel, saveModel, type LoadedModel } from './checkpoint.js';
-export { readSafetensors, readSafetensorsFile, writeSafetensors } from './safetensors.js';
+export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafetensors } from './safetensors.js';
 export { Tokenizer } from './tokenizer.js';
 export { responseLogprobs, type PairBatch, type ResponseLogprobs } from './logprobs.js';
 export { sample, type SampleOptions } from './sample.js';

@@ -59,7 +59,7 @@ function readSummary(dir: string): RunSummary {
     let reason = store.getMeta<string>('error');
     const pid = store.getMeta<number>('pid');
     // a run whose process is gone without saying so was killed (SIGKILL, power loss)
-    if (status === 'running' && pid !== undefined && !processAlive(pid)) {
+    if (status === 'running' && pid !== undefined && !processAlive(pid, store.getMeta<number | null>('pid_start'))) {
       status = 'failed';
       reason = `process ${pid} is gone (killed?); continue it with d2po run --resume ${dir}`;
     }

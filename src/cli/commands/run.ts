@@ -40,7 +40,7 @@ const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> =
 };
 
 const help = `usage: d2po run [--config FILE] [--method M] [--task NAME|PATH] [--model DIR] [flags]
-       d2po run --resume DIR
+       d2po run --resume DIR [--force]
 
 Runs one method of the D2PO paper's Table 1 (Algorithm 1 and its baselines), storing every
 rollout pair, label, gold purchase, metric and checkpoint in DIR/run.db. The config is the
@@ -76,7 +76,10 @@ options:
   --device D               cpu | cuda | cuda:N
   --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
   --out DIR                run folder (default runs/<method>-<task>-seed<S>)
-  --resume DIR             continue a killed run from its last checkpoint, reusing its gold labels
+  --resume DIR             continue a killed run from its newest checkpoint that can be restored,
+                           reusing its gold labels
+  --force                  with --resume: resume although the run's recorded process is alive,
+                           or restart from step 0 when no checkpoint can be restored
   --print-config           print the resolved config as JSON and exit
   --no-progress            no progress bar
   --json                   print the final result as JSON
@@ -117,6 +120,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     'print-config': { type: 'boolean' },
     'no-progress': { type: 'boolean' },
     json: { type: 'boolean' },
+    force: { type: 'boolean' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
   let values: Record<string, unknown>;
@@ -163,8 +167,9 @@ export const run: Command = {
     const { user, source, values } = configFromArgs(argv);
     let config: RunConfig | null = null;
     let dir: string;
+    if (values.force && !values.resume) throw new UsageError('--force goes with --resume DIR');
     if (values.resume) {
-      if (argv.some((a) => a.startsWith('--') && !['--resume', '--no-progress', '--json'].includes(a.split('=')[0])))
+      if (argv.some((a) => a.startsWith('--') && !['--resume', '--no-progress', '--json', '--force'].includes(a.split('=')[0])))
         throw new UsageError('--resume continues a run with its stored config; give no other config flags');
       dir = values.resume as string;
       const store = RunStore.open(dir, { readonly: true });
@@ -190,7 +195,7 @@ export const run: Command = {
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
-      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), task, gold, progress: !values['no-progress'] });
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), force: Boolean(values.force), task, gold, progress: !values['no-progress'] });
       if (values.json) console.log(JSON.stringify(res));
       else
         console.log(
