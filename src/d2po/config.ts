@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseGoldConfig } from '../gold/config.js';
+import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
 
 /** The eight rows of the paper's Table 1, by name. */
 export const METHODS = [
@@ -39,6 +40,11 @@ export const runConfigSchema = z.strictObject({
   device,
   /** libtorch threads; 0 = leave libtorch's default */
   threads: nonNegInt,
+  /**
+   * most milliseconds one call into a custom task module may take; the default fills it in for
+   * runs stored before the field existed
+   */
+  taskTimeoutMs: posInt.default(DEFAULT_USER_CALL_TIMEOUT_MS),
   /** bf16 autocast for forward passes */
   autocast: z.boolean(),
   /** passed to createGoldSource (engineer E's factory); `{type:'task'}` = the task's gold reward */

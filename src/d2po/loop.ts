@@ -571,7 +571,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     return { dir: o.dir, steps: plan.steps, goldUsed: used, lastEval: run.lastEval };
   } catch (e) {
     store.setMeta('status', 'failed');
-    store.setMeta('error', (e as Error).message);
+    store.setMeta('error', e instanceof Error ? e.message : String(e));
     throw e;
   } finally {
     for (const h of held.reverse()) h.dispose();

@@ -17,6 +17,8 @@ export interface LoadTaskOptions {
   mathLenient?: boolean;
   /** contrastive-distillation: model folders (default: the shipped cd-large and cd-small), device. */
   contrastiveDistillation?: ContrastiveDistillationOptions;
+  /** custom tasks: most milliseconds one call into the module may take (default 5 minutes) */
+  timeoutMs?: number;
 }
 
 interface Builtin {
@@ -48,7 +50,7 @@ export function looksLikePath(s: string): boolean {
 export async function loadTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<Task> {
   const builtin = BUILTINS.find((b) => b.name === nameOrPath);
   if (builtin) return builtin.create(opts);
-  if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath);
+  if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath, { timeoutMs: opts.timeoutMs });
   throw new Error(
     `unknown task '${nameOrPath}': built-in tasks are ${BUILTINS.map((b) => b.name).join(', ')}; ` +
       'a custom task is a path to a module, e.g. ./my-task.mjs',

@@ -185,7 +185,7 @@ export const run: Command = {
       console.log(JSON.stringify(config, null, 2));
       return 0;
     }
-    const task = await loadTask(config.task);
+    const task = await loadTask(config.task, { timeoutMs: config.taskTimeoutMs });
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
