@@ -26,6 +26,8 @@ export interface LoopOptions {
   dir: string;
   /** continue the run in `dir` from its last checkpoint */
   resume?: boolean;
+  /** on resume: a device or thread count other than the stored one (another machine), recorded in the run */
+  resumeChanges?: Partial<Pick<RunConfig, 'device' | 'threads'>>;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
   task: Task;
   gold: GoldSource;
@@ -491,6 +493,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
       store.close();
       throw new Error(`run ${o.dir} is still running (process ${pid})`);
     }
+    c = recordResumeChanges(store, c, o.resumeChanges ?? {});
   } else {
     if (!config) throw new Error('runLoop: a new run needs a config');
     if (store.getMeta('config') !== undefined) {
@@ -577,6 +580,18 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     for (const h of held.reverse()) h.dispose();
     store.close();
   }
+}
+
+/** Applies resume-time changes to the stored config, so that it says what runs now, and logs each in meta resume_changes. */
+function recordResumeChanges(store: RunStore, c: RunConfig, changes: Partial<Pick<RunConfig, 'device' | 'threads'>>): RunConfig {
+  const changed = (Object.keys(changes) as (keyof typeof changes)[]).filter((k) => changes[k] !== c[k]);
+  if (changed.length === 0) return c;
+  const step = store.getMeta<number>('step') ?? 0;
+  const log = changed.map((field) => ({ field, from: c[field], to: changes[field], step, at: Date.now() }));
+  const next = { ...c, ...changes };
+  store.setMeta('resume_changes', [...(store.getMeta<unknown[]>('resume_changes') ?? []), ...log]);
+  store.setMeta('config', next);
+  return next;
 }
 
 /** A discriminator scores the policy's token ids, so its backbone must share the tokenizer. */

@@ -47,12 +47,24 @@ export function looksLikePath(s: string): boolean {
   return /[\\/]/.test(s) || /\.(m?[jt]s|cjs)$/.test(s);
 }
 
+function unknownTask(nameOrPath: string): Error {
+  return new Error(
+    `unknown task '${nameOrPath}': built-in tasks are ${BUILTINS.map((b) => b.name).join(', ')}; ` +
+      'a custom task is a path to a module, e.g. ./my-task.mjs',
+  );
+}
+
+/** The shipped model a run of this task starts from when none is given; custom tasks start from policy-base. */
+export function baseModelOf(nameOrPath: string): string {
+  const builtin = BUILTINS.find((b) => b.name === nameOrPath);
+  if (builtin) return builtin.baseModel;
+  if (looksLikePath(nameOrPath)) return 'policy-base';
+  throw unknownTask(nameOrPath);
+}
+
 export async function loadTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<Task> {
   const builtin = BUILTINS.find((b) => b.name === nameOrPath);
   if (builtin) return builtin.create(opts);
   if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath, { timeoutMs: opts.timeoutMs });
-  throw new Error(
-    `unknown task '${nameOrPath}': built-in tasks are ${BUILTINS.map((b) => b.name).join(', ')}; ` +
-      'a custom task is a path to a module, e.g. ./my-task.mjs',
-  );
+  throw unknownTask(nameOrPath);
 }

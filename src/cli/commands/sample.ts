@@ -1,5 +1,6 @@
 import { loadModel, sample as sampleModel } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
+import { MAX_SEED } from '../../util/rng.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po sample --model DIR|NAME --prompt TEXT [options]
@@ -50,7 +51,7 @@ export const sample: Command = {
       temperature: numberFlag('temperature', values.temperature, 1),
       topK: numberFlag('top-k', values['top-k'], 0, { integer: true }),
       topP: numberFlag('top-p', values['top-p'], 1),
-      seed: numberFlag('seed', values.seed, 0, { integer: true }),
+      seed: numberFlag('seed', values.seed, 0, { integer: true, min: 0, max: MAX_SEED }),
     };
     const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
     try {
