@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, type Device } from '../tensor/index.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
@@ -20,6 +20,7 @@ import { TextCodec, rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 export interface LoopOptions {
   /** the run folder (holds run.db and checkpoints/) */
@@ -404,7 +405,7 @@ class Run {
     await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
     await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
     if (this.disc) {
-      await mkdir(join(tmp, 'discriminator'), { recursive: true });
+      ensureDir(join(tmp, 'discriminator'));
       await this.disc.save(join(tmp, 'discriminator'));
     }
     if (this.ppo) {

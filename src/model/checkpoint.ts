@@ -1,4 +1,4 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Device } from '../tensor/index.js';
 import { configToJson, readConfig, type ModelConfig } from './config.js';
@@ -6,6 +6,7 @@ import { modelFromTensors } from './create.js';
 import type { CausalLM } from './decoder.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 // A model folder in the Hugging Face layout: config.json, model.safetensors, tokenizer.json (optional).
 
@@ -44,7 +45,7 @@ export async function loadModel(dir: string, opts: { device?: Device } = {}): Pr
 
 /** Writes config.json and model.safetensors (HF names), and tokenizer.json when given. */
 export async function saveModel(dir: string, model: CausalLM, opts: { tokenizerJson?: string | object } = {}): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  ensureDir(dir);
   await writeFile(join(dir, 'config.json'), JSON.stringify(configToJson(model.config), null, 2) + '\n');
   await writeSafetensors(join(dir, 'model.safetensors'), new Map(model.namedParameters()), { format: 'pt' });
   if (opts.tokenizerJson !== undefined) {

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { byGoldUsed, fmtStat, goldTable, labelVariants, stat, type RunCurve } from './curves.js';
 import { lineChartSpec, renderSvg, svgToPng, type Series } from './plot.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 const TIME_PARTS = ['time/sample', 'time/score', 'time/policy', 'time/disc', 'time/policy_gold', 'time/gold', 'time/eval'] as const;
 
@@ -36,7 +37,7 @@ export interface ReportOutput {
 export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<ReportOutput> {
   if (allRuns.length === 0) throw new Error('no runs to report');
   const runs = labelVariants(allRuns).sort((a, b) => a.seed - b.seed);
-  await mkdir(outDir, { recursive: true });
+  ensureDir(outDir);
   const files: string[] = [];
   const chart = async (name: string, title: string, x: string, y: string, points: Series[]) => {
     if (points.length === 0) return;

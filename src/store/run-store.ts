@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDir } from '../util/ensure-dir.js';
 
 /** File name of a run's database inside its folder. */
 export const RUN_DB = 'run.db';
@@ -166,7 +167,7 @@ export class RunStore {
     const file = join(dir, RUN_DB);
     if (!existsSync(file)) {
       if (!opts.create) throw new Error(`no run database at ${file}`);
-      mkdirSync(dir, { recursive: true });
+      ensureDir(dir);
     }
     const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: !opts.create });
     if (!opts.readonly) {
