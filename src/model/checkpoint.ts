@@ -7,6 +7,7 @@ import type { CausalLM } from './decoder.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { assertRegularFile } from '../util/regular-file.js';
 
 // A model folder in the Hugging Face layout: config.json, model.safetensors, tokenizer.json (optional).
 
@@ -29,6 +30,7 @@ async function exists(path: string): Promise<boolean> {
 export async function loadModel(dir: string, opts: { device?: Device } = {}): Promise<LoadedModel> {
   const configPath = join(dir, 'config.json');
   if (!(await exists(configPath))) throw new Error(`${dir} is not a model folder: ${configPath} not found`);
+  await assertRegularFile(configPath);
   const config = await readConfig(configPath);
   const weightsPath = join(dir, 'model.safetensors');
   const tensors = await readSafetensors(weightsPath);
@@ -39,6 +41,7 @@ export async function loadModel(dir: string, opts: { device?: Device } = {}): Pr
     for (const t of tensors.values()) t.dispose();
   }
   const tokPath = join(dir, 'tokenizer.json');
+  await assertRegularFile(tokPath);
   const tokenizer = (await exists(tokPath)) ? await Tokenizer.fromFile(tokPath) : null;
   return { model, config, tokenizer, dir };
 }

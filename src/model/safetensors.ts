@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tensor, type DType, type Tensor } from '../tensor/index.js';
+import { assertRegularFile } from '../util/regular-file.js';
 
 // The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
 // header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?},
@@ -118,6 +119,7 @@ function entryToTensor(raw: Uint8Array, e: SafetensorsEntry): Tensor {
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
+  await assertRegularFile(path);
   try {
     return await readFile(path);
   } catch (err) {
