@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { loadModel, responseLogprobs, type LoadedModel } from '../../model/index.js';
+import { loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
@@ -38,7 +38,6 @@ type Pair = { prompt: number[]; response: number[] };
 /** Parses and tokenizes every line up front, so a bad line fails before any scoring. */
 export function parseScoreInput(text: string, file: string, loaded: LoadedModel): Pair[] {
   const { tokenizer, config } = loaded;
-  const vocab = config.vocab_size;
   const pairs: Pair[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, i) => {
@@ -66,8 +65,8 @@ export function parseScoreInput(text: string, file: string, loaded: LoadedModel)
       if (config.bos_token_id === null) throw new UsageError(`${where}: empty prompt and the model has no bos_token_id to start it`);
       pair.prompt = [config.bos_token_id];
     }
-    const badId = [...pair.prompt, ...pair.response].find((t) => t >= vocab);
-    if (badId !== undefined) throw new UsageError(`${where}: token id ${badId} is outside the vocabulary (size ${vocab})`);
+    const vocabError = vocabularyError([...pair.prompt, ...pair.response], config);
+    if (vocabError) throw new UsageError(`${where}: ${vocabError}`);
     const len = pair.prompt.length + pair.response.length;
     if (len > loaded.model.contextLength) {
       throw new UsageError(`${where}: ${pair.prompt.length} prompt + ${pair.response.length} response = ${len} tokens, longer than the model's context of ${loaded.model.contextLength}`);
