@@ -6,6 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
+import { RewardFunctionGold } from '../src/gold/index.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import { runLoop } from '../src/d2po/loop.js';
+import type { Task } from '../src/tasks/task.js';
 import { tinyModelDir } from './d2po-fixture.js';
 
 const BIN = join(process.cwd(), 'bin', 'd2po.mjs');
@@ -75,4 +79,14 @@ test('a reward rejecting with a non-Error value fails the run with that value an
   const s = stored(r.dir);
   assert.equal(s.status, 'failed');
   assert.match(String(s.error), expected);
+});
+
+test('the loop stores a non-Error failure as what it was, not as a constraint error', async () => {
+  const task: Task = { name: 'bare', description: '', prompts: async () => ['Once upon a', 'The day'], rewards: () => Promise.reject('quota exceeded') };
+  const dir = join(root, 'bare');
+  const c = resolveConfig({ method: 'dpo', task: 'bare', model, out: dir, budget: { gold: 2 } });
+  await assert.rejects(runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false }), (e) => e === 'quota exceeded');
+  const s = stored(dir);
+  assert.equal(s.status, 'failed');
+  assert.equal(s.error, 'rejected with "quota exceeded", a string, not an Error');
 });

@@ -21,6 +21,7 @@ import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { describeThrown } from '../tasks/user-call.js';
 
 export interface LoopOptions {
   /** the run folder (holds run.db and checkpoints/) */
@@ -575,7 +576,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     return { dir: o.dir, steps: plan.steps, goldUsed: used, lastEval: run.lastEval };
   } catch (e) {
     store.setMeta('status', 'failed');
-    store.setMeta('error', e instanceof Error ? e.message : String(e));
+    store.setMeta('error', e instanceof Error ? e.message : describeThrown(e));
     throw e;
   } finally {
     for (const h of held.reverse()) h.dispose();
