@@ -94,12 +94,13 @@ test('best and worst of k samples are distinct', () => {
   assert.throws(() => bestAndWorst([1]));
 });
 
-test('run flags: a built-in task defaults to its base model; model names resolve to folders', async () => {
+test('run flags: a task defaults to its base model (custom tasks to policy-base); model names resolve to folders', async () => {
   const { configFromArgs } = await import('../src/cli/commands/run.js');
   const math = configFromArgs(['--task', 'math']).user;
   assert.match(math.model as string, /models\/math-base$/);
   const wc = configFromArgs(['--task', 'word-collector', '--discriminator-model', 'cd-small']).user;
   assert.match(wc.model as string, /models\/policy-base$/);
   assert.match((wc.discriminator as { model: string }).model, /models\/cd-small$/);
-  assert.equal(configFromArgs(['--task', './my-task.mjs']).user.model, undefined, 'a custom task names its model');
+  assert.match(configFromArgs(['--task', './my-task.mjs']).user.model as string, /models\/policy-base$/, 'a custom task starts from policy-base');
+  assert.throws(() => configFromArgs(['--task', 'word-colector']), /unknown task 'word-colector'/);
 });

@@ -79,3 +79,20 @@ test('d2po sample: seeded JSON output is reproducible; greedy text; bad flags', 
   assert.equal(long.code, 2);
   assert.match(long.stderr, /longer than the model's context of 32/);
 });
+
+test('d2po sample and score name a bos_token_id outside the vocabulary', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'd2po-bos-'));
+  const config = JSON.parse(readFileSync(join(FIX, 'gpt2', 'config.json'), 'utf8'));
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, bos_token_id: config.vocab_size + 7 }));
+  for (const f of ['model.safetensors', 'tokenizer.json']) await writeFile(join(dir, f), await readFile(join(FIX, 'gpt2', f)));
+  const expected = new RegExp(`token id ${config.vocab_size + 7} is outside the vocabulary \\(size ${config.vocab_size}\\)`);
+  const s = await run(['sample', '--model', dir, '--prompt', 'the cat', '--max-new-tokens', '2']);
+  assert.equal(s.code, 2, s.stderr);
+  assert.match(s.stderr, expected);
+  assert.match(s.stderr, /bos_token_id/);
+  const input = join(dir, 'in.jsonl');
+  await writeFile(input, JSON.stringify({ prompt: 'the cat', response: ' sat' }) + '\n');
+  const sc = await run(['score', '--model', dir, '--input', input]);
+  assert.equal(sc.code, 2, sc.stderr);
+  assert.match(sc.stderr, expected);
+});

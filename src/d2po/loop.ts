@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, type Device } from '../tensor/index.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
@@ -22,12 +22,16 @@ import { TextCodec, rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
+import { ensureDir } from '../util/ensure-dir.js';
+import { describeThrown } from '../tasks/user-call.js';
 
 export interface LoopOptions {
   /** the run folder (holds run.db and checkpoints/) */
   dir: string;
   /** continue the run in `dir` from its last checkpoint */
   resume?: boolean;
+  /** on resume: a device or thread count other than the stored one (another machine), recorded in the run */
+  resumeChanges?: Partial<Pick<RunConfig, 'device' | 'threads'>>;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
   task: Task;
   gold: GoldSource;
@@ -431,7 +435,7 @@ class Run {
       await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
       await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
       if (this.disc) {
-        await mkdir(join(tmp, 'discriminator'), { recursive: true });
+        ensureDir(join(tmp, 'discriminator'));
         await this.disc.save(join(tmp, 'discriminator'));
       }
       if (this.ppo) {
@@ -524,6 +528,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
       store.close();
       throw e;
     }
+    c = recordResumeChanges(store, c, o.resumeChanges ?? {});
   } else {
     if (store.getMeta('config') !== undefined) {
       store.close();
@@ -604,10 +609,10 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
   } catch (e) {
     try {
       store.setMeta('status', 'failed');
-      store.setMeta('error', (e as Error).message);
+      store.setMeta('error', e instanceof Error ? e.message : describeThrown(e));
     } catch (recording) {
       // a full disk can refuse the status too; the cause is still the error to report
-      throw new Error(`${(e as Error).message} (and the run's failure could not be recorded: ${(recording as Error).message})`);
+      throw new Error(`${e instanceof Error ? e.message : describeThrown(e)} (and the run's failure could not be recorded: ${(recording as Error).message})`);
     }
     throw e;
   } finally {
@@ -647,6 +652,18 @@ async function resumeChecks(store: RunStore, o: LoopOptions, warn: (m: string) =
     warn(`warning: no checkpoint of ${o.dir} can be restored (${why}); restarting from step 0 (--force); gold labels already bought are reused`);
   }
   return { c, from };
+}
+
+/** Applies resume-time changes to the stored config, so that it says what runs now, and logs each in meta resume_changes. */
+function recordResumeChanges(store: RunStore, c: RunConfig, changes: Partial<Pick<RunConfig, 'device' | 'threads'>>): RunConfig {
+  const changed = (Object.keys(changes) as (keyof typeof changes)[]).filter((k) => changes[k] !== c[k]);
+  if (changed.length === 0) return c;
+  const step = store.getMeta<number>('step') ?? 0;
+  const log = changed.map((field) => ({ field, from: c[field], to: changes[field], step, at: Date.now() }));
+  const next = { ...c, ...changes };
+  store.setMeta('resume_changes', [...(store.getMeta<unknown[]>('resume_changes') ?? []), ...log]);
+  store.setMeta('config', next);
+  return next;
 }
 
 /** A discriminator scores the policy's token ids, so its backbone must share the tokenizer. */

@@ -1,3 +1,4 @@
+import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
 import { deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
 
 /**
@@ -12,6 +13,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   seed: 0,
   device: 'cpu',
   threads: 0,
+  taskTimeoutMs: DEFAULT_USER_CALL_TIMEOUT_MS,
   // bf16 autocast: about 4x faster on CPUs with AMX/AVX-512 bf16 (shared/notes/engine.md)
   autocast: true,
   gold: { type: 'task' },

@@ -1,5 +1,5 @@
 // The model API: GPT-2 and OPT decoders from Hugging Face configs and safetensors checkpoints.
-export { parseConfig, readConfig, configToJson, type ModelConfig, type Gpt2Config, type OptConfig } from './config.js';
+export { parseConfig, readConfig, configToJson, vocabularyError, type ModelConfig, type Gpt2Config, type OptConfig } from './config.js';
 export type { CausalLM, ForwardOutput, ForwardOptions, KVCache } from './decoder.js';
 export { createModel, modelFromTensors, type ConfigLike } from './create.js';
 export { loadModel, saveModel, type LoadedModel } from './checkpoint.js';

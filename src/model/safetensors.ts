@@ -2,6 +2,7 @@ import { open, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { tensor, type DType, type Tensor } from '../tensor/index.js';
 import { describeNonFinite, firstNonFinite } from './finite.js';
+import { assertRegularFile } from '../util/regular-file.js';
 
 // The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
 // header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?},
@@ -128,6 +129,7 @@ function readError(path: string, err: unknown): Error {
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
+  await assertRegularFile(path);
   try {
     return await readFile(path);
   } catch (err) {

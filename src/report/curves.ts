@@ -139,11 +139,16 @@ export function fmtStat(s: Stat | undefined, digits = 2): string {
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
+/** A name as report.md shows it: `|` escaped and line breaks as `\n`, so that it cannot split a table row or a line. */
+export function mdText(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r\n|\r|\n/g, '\\n');
+}
+
 /** A markdown table: one row per gold-used point, one column per method. */
 export function goldTable(table: Map<string, Map<number, Stat>>, label = 'gold used'): string {
   const methods = [...table.keys()];
   const golds = [...new Set(methods.flatMap((m) => [...table.get(m)!.keys()]))].sort((a, b) => a - b);
-  const lines = [`| ${label} | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`];
+  const lines = [`| ${label} | ${methods.map(mdText).join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`];
   for (const g of golds) lines.push(`| ${g} | ${methods.map((m) => fmtStat(table.get(m)!.get(g))).join(' | ')} |`);
   return lines.join('\n');
 }

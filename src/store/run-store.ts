@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { redactSecrets } from '../util/secrets.js';
 import { describeWriteError } from '../util/atomic-write.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 /** File name of a run's database inside its folder. */
 export const RUN_DB = 'run.db';
@@ -206,7 +207,7 @@ export class RunStore {
     if (!existsSync(file)) {
       if (!opts.create) throw new StoreError(`no run database at ${file}`);
       try {
-        mkdirSync(dir, { recursive: true });
+        ensureDir(dir);
       } catch (e) {
         throw new StoreError(`cannot create the run folder ${dir}: ${whyNotWritable(dir, e)}`);
       }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadModel, responseLogprobs, type LoadedModel } from '../../model/index.js';
+import { loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
@@ -61,8 +61,8 @@ export async function readScoreInput(file: string, loaded: LoadedModel): Promise
       if (config.bos_token_id === null) throw new UsageError(`${where}: empty prompt and the model has no bos_token_id to start it`);
       pair.prompt = [config.bos_token_id];
     }
-    const badId = [...pair.prompt, ...pair.response].find((t) => t >= vocab);
-    if (badId !== undefined) throw new UsageError(`${where}: token id ${badId} is outside the vocabulary (size ${vocab})`);
+    const vocabError = vocabularyError([...pair.prompt, ...pair.response], config);
+    if (vocabError) throw new UsageError(`${where}: ${vocabError}`);
     const len = pair.prompt.length + pair.response.length;
     if (len > loaded.model.contextLength) {
       throw new UsageError(`${where}: ${pair.prompt.length} prompt + ${pair.response.length} response = ${len} tokens, longer than the model's context of ${loaded.model.contextLength}`);
