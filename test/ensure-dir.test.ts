@@ -25,6 +25,6 @@ test('an impossible path is an error at once, not a spin', { skip: process.platf
   assert.throws(() => ensureDir('/proc/x/y'), /cannot create folder \/proc\/x\/y: .*ENOENT/);
   const r = await d2po(['run', '--task', 'word-collector', '--out', '/proc/x', '--no-progress']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot create folder \/proc\/x/);
+  assert.match(r.stderr, /cannot create the run folder \/proc\/x/);
   assert.ok(Date.now() - t0 < 30_000, 'fails at once');
 });
