@@ -5,6 +5,7 @@ import { presetConfig, resolveConfig } from '../src/d2po/presets.js';
 import { planBudget, split } from '../src/d2po/budget.js';
 import { selectForGold, silverLabel, bestAndWorst, type Candidate } from '../src/d2po/selection.js';
 import { Rng } from '../src/util/rng.js';
+import { cpuHasFastBf16, readCpuinfo } from '../src/tensor/cpu-features.js';
 
 const where = { task: 'word-collector', model: 'models/base', out: 'runs/x' };
 
@@ -20,6 +21,15 @@ test('every Table 1 preset resolves to a valid config', () => {
   assert.equal(presetConfig('d2po-self').discriminator.kind, 'self');
   assert.equal(presetConfig('d2po-ppo').policy.loss, 'ppo');
   assert.equal(presetConfig('opo-static-rm').discriminator.online, false);
+});
+
+test('autocast defaults on only where bf16 is native (CPU flags) or on CUDA; a value the user gives is kept', () => {
+  assert.equal(cpuHasFastBf16('flags\t\t: fpu avx512f avx512_bf16\n'), true);
+  assert.equal(cpuHasFastBf16('flags\t\t: fpu avx512f amx_bf16 amx_tile\n'), true);
+  assert.equal(cpuHasFastBf16('flags\t\t: fpu avx2 fma avx512f avx512bw\n'), false);
+  assert.equal(resolveConfig({ method: 'd2po', ...where }).autocast, cpuHasFastBf16(readCpuinfo()));
+  for (const on of [true, false]) assert.equal(resolveConfig({ method: 'd2po', ...where, autocast: on }).autocast, on);
+  assert.equal(resolveConfig({ method: 'd2po', ...where, device: 'cuda' }).autocast, true);
 });
 
 test('config errors name the field', () => {
