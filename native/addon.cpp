@@ -299,6 +299,15 @@ static Napi::Value autocastExit(const Napi::CallbackInfo& info) {
   });
 }
 
+// The cast cache keys on the weight tensor, not its values: after an in-place update (an
+// optimiser step, a load) inside an autocast region, forwards would keep using the old copy.
+static Napi::Value autocastClearCache(const Napi::CallbackInfo& info) {
+  return guard(info, "autocast", [&]() -> Napi::Value {
+    at::autocast::clear_cache();
+    return info.Env().Undefined();
+  });
+}
+
 // --- global settings and info ----------------------------------------------------------------
 
 static Napi::Value manualSeed(const Napi::CallbackInfo& info) {
@@ -445,6 +454,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"inferenceModeExit", inferenceModeExit},
       {"autocastEnter", autocastEnter},
       {"autocastExit", autocastExit},
+      {"autocastClearCache", autocastClearCache},
       {"manualSeed", manualSeed},
       {"setNumThreads", setNumThreads},
       {"getNumThreads", getNumThreads},

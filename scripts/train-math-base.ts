@@ -11,7 +11,7 @@
  * Usage: node --import tsx scripts/train-math-base.ts [--base DIR] [--out models/math-base]
  *          [--steps 600] [--batch 32] [--lr 1e-3] [--seed 1] [--threads 2] [--eval-only]
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import { createMathTask, mathSftExamples } from '../src/tasks/math.js';
 import { exactAnswer } from '../src/tasks/math-reward.js';
 import { readRegistry } from '../src/util/model-registry.js';
 import { Rng } from '../src/util/rng.js';
+import { ensureDir } from '../src/util/ensure-dir.js';
 
 const { values } = parseArgs({
   options: {
@@ -155,7 +156,7 @@ const report = {
 console.log(JSON.stringify({ ...report, dev: { greedy: { ...greedy, examples: undefined }, sampled: { ...sampled, examples: undefined } } }, null, 2));
 
 if (!values['eval-only']) {
-  await mkdir(values.out, { recursive: true });
+  ensureDir(values.out);
   await saveModel(values.out, model, { tokenizerJson: tokenizer.json });
   const cfgSrc = join(baseDir, 'tokenizer_config.json');
   if (existsSync(cfgSrc)) await copyFile(cfgSrc, join(values.out, 'tokenizer_config.json'));

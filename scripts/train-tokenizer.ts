@@ -5,13 +5,14 @@
  *
  *   node --import tsx scripts/train-tokenizer.ts --size 4096 --out models/brown-bpe-4k [--measure]
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { brownDocuments } from '../src/data/brown.js';
 import { trainBpe } from '../src/tokenizer/bpe-train.js';
 import { buildTokenizerConfig, buildTokenizerJson } from '../src/tokenizer/tokenizer-json.js';
 import { Tokenizer } from '../src/model/tokenizer.js';
+import { ensureDir } from '../src/util/ensure-dir.js';
 
 const { values } = parseArgs({
   options: { size: { type: 'string', default: '4096' }, out: { type: 'string' }, measure: { type: 'boolean', default: false } },
@@ -39,7 +40,7 @@ if (values.measure) {
 }
 if (values.out) {
   const { json } = build(Number(values.size));
-  await mkdir(values.out, { recursive: true });
+  ensureDir(values.out);
   await writeFile(join(values.out, 'tokenizer.json'), JSON.stringify(json) + '\n');
   await writeFile(join(values.out, 'tokenizer_config.json'), JSON.stringify(buildTokenizerConfig(), null, 2) + '\n');
   console.log(`wrote ${values.out}/tokenizer.json (${values.size} tokens) and tokenizer_config.json`);

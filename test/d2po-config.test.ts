@@ -5,6 +5,7 @@ import { presetConfig, resolveConfig } from '../src/d2po/presets.js';
 import { planBudget, split } from '../src/d2po/budget.js';
 import { selectForGold, silverLabel, bestAndWorst, type Candidate } from '../src/d2po/selection.js';
 import { Rng } from '../src/util/rng.js';
+import { cpuHasFastBf16, readCpuinfo } from '../src/tensor/cpu-features.js';
 
 const where = { task: 'word-collector', model: 'models/base', out: 'runs/x' };
 
@@ -20,6 +21,15 @@ test('every Table 1 preset resolves to a valid config', () => {
   assert.equal(presetConfig('d2po-self').discriminator.kind, 'self');
   assert.equal(presetConfig('d2po-ppo').policy.loss, 'ppo');
   assert.equal(presetConfig('opo-static-rm').discriminator.online, false);
+});
+
+test('autocast defaults on only where bf16 is native (CPU flags) or on CUDA; a value the user gives is kept', () => {
+  assert.equal(cpuHasFastBf16('flags\t\t: fpu avx512f avx512_bf16\n'), true);
+  assert.equal(cpuHasFastBf16('flags\t\t: fpu avx512f amx_bf16 amx_tile\n'), true);
+  assert.equal(cpuHasFastBf16('flags\t\t: fpu avx2 fma avx512f avx512bw\n'), false);
+  assert.equal(resolveConfig({ method: 'd2po', ...where }).autocast, cpuHasFastBf16(readCpuinfo()));
+  for (const on of [true, false]) assert.equal(resolveConfig({ method: 'd2po', ...where, autocast: on }).autocast, on);
+  assert.equal(resolveConfig({ method: 'd2po', ...where, device: 'cuda' }).autocast, true);
 });
 
 test('config errors name the field', () => {
@@ -94,12 +104,13 @@ test('best and worst of k samples are distinct', () => {
   assert.throws(() => bestAndWorst([1]));
 });
 
-test('run flags: a built-in task defaults to its base model; model names resolve to folders', async () => {
+test('run flags: a task defaults to its base model (custom tasks to policy-base); model names resolve to folders', async () => {
   const { configFromArgs } = await import('../src/cli/commands/run.js');
   const math = configFromArgs(['--task', 'math']).user;
   assert.match(math.model as string, /models\/math-base$/);
   const wc = configFromArgs(['--task', 'word-collector', '--discriminator-model', 'cd-small']).user;
   assert.match(wc.model as string, /models\/policy-base$/);
   assert.match((wc.discriminator as { model: string }).model, /models\/cd-small$/);
-  assert.equal(configFromArgs(['--task', './my-task.mjs']).user.model, undefined, 'a custom task names its model');
+  assert.match(configFromArgs(['--task', './my-task.mjs']).user.model as string, /models\/policy-base$/, 'a custom task starts from policy-base');
+  assert.throws(() => configFromArgs(['--task', 'word-colector']), /unknown task 'word-colector'/);
 });

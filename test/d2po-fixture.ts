@@ -1,8 +1,9 @@
 // A tiny random GPT-2 with the shipped tokenizer and a toy task module, for end-to-end loop tests.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel, saveModel } from '../src/model/index.js';
+import { RunStore } from '../src/store/run-store.js';
 
 export const TOKENIZER = 'models/brown-bpe-4k/tokenizer.json';
 
@@ -14,8 +15,11 @@ export async function tinyModelDir(seed = 1): Promise<string> {
   return dir;
 }
 
-/** Toy task: reward = how many of the letters w, x, y, z, q, j, k, v the response contains (0..8; ties are common). */
-export function toyTaskFile(): string {
+/**
+ * Toy task: reward = how many of the letters w, x, y, z, q, j, k, v the response contains (0..8;
+ * ties are common). `rewardDelayMs` makes each reward take that long (a slow gold source).
+ */
+export function toyTaskFile(rewardDelayMs = 0): string {
   const dir = mkdtempSync(join(tmpdir(), 'd2po-toy-task-'));
   const file = join(dir, 'toy-task.mjs');
   writeFileSync(
@@ -28,11 +32,34 @@ export function toyTaskFile(): string {
     const n = split === 'train' ? 40 : 6;
     return Array.from({ length: n }, (_, i) => 'The story of ' + (split === 'train' ? 'day ' : 'night ') + i + ' was');
   },
-  reward(prompt, response) {
+  async reward(prompt, response) {
+    if (${rewardDelayMs}) await new Promise((res) => setTimeout(res, ${rewardDelayMs}));
     return [...'wxyzqjkv'].filter((ch) => response.includes(ch)).length;
   },
 };
 `,
   );
   return file;
+}
+
+/** A run's step and gold ledger as another process sees them (null before its store has a schema). */
+export function readProgress(dir: string): { step: number; status: string | undefined; answered: Map<string, number | null>; pending: string[] } | null {
+  if (!existsSync(join(dir, 'run.db'))) return null;
+  try {
+    const s = RunStore.open(dir, { readonly: true });
+    try {
+      const ledger = s.ledger();
+      return {
+        step: s.getMeta<number>('step') ?? 0,
+        status: s.getMeta<string>('status'),
+        answered: new Map(ledger.map((e) => [e.pairId, e.answeredAt])),
+        // asked and not answered: a gold chunk in flight
+        pending: ledger.filter((e) => e.attempts > 0 && e.answeredAt === null).map((e) => e.pairId),
+      };
+    } finally {
+      s.close();
+    }
+  } catch {
+    return null; // the schema may not exist yet
+  }
 }

@@ -1,28 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunStore } from '../src/store/run-store.js';
-import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+import { readProgress, tinyModelDir, toyTaskFile } from './d2po-fixture.js';
 
 const BIN = join(process.cwd(), 'bin', 'd2po.mjs');
-
-function readProgress(dir: string): { step: number; answered: Map<string, number | null> } | null {
-  if (!existsSync(join(dir, 'run.db'))) return null;
-  try {
-    const s = RunStore.open(dir, { readonly: true });
-    try {
-      return { step: s.getMeta<number>('step') ?? 0, answered: new Map(s.ledger().map((e) => [e.pairId, e.answeredAt])) };
-    } finally {
-      s.close();
-    }
-  } catch {
-    return null; // the schema may not exist yet
-  }
-}
 
 test('a run killed with SIGKILL mid-round resumes and buys every gold label exactly once', async () => {
   const model = await tinyModelDir();

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGoldSource, defaultJudgeCachePath, GoldConfigError, LlmJudge, parseGoldConfig, RemoteRewardModel, RewardFunctionGold } from '../src/gold/index.js';
 import { sendJson, startServer } from './gold-helpers.js';
+import { isSecretField, redactSecrets, REDACTED } from '../src/util/secrets.js';
 
 const task = { name: 'len', rewards: async (b: { response: string }[]) => b.map((x) => x.response.length) };
 const dir = mkdtempSync(join(tmpdir(), 'd2po-goldcfg-'));
@@ -91,4 +92,36 @@ test('factory: remote reward model from config or env, token from a named variab
 
 test('default cache path follows XDG_CACHE_HOME', () => {
   assert.equal(defaultJudgeCachePath({ XDG_CACHE_HOME: '/tmp/xdg' }), '/tmp/xdg/d2po/judge-cache.sqlite');
+});
+
+test('factory: keys from a key file, and a stored run whose inline key was redacted asks for a reference', async () => {
+  const s = await startServer((req, res) => sendJson(res, 200, { scores: req.body.inputs.map((_: unknown, i: number) => i) }));
+  try {
+    const keyFile = join(dir, 'rm.key');
+    writeFileSync(keyFile, 'from-file\n');
+    const g = createGoldSource({ type: 'remote-reward', url: `${s.url}/score`, tokenFile: keyFile }, { env: {} });
+    await g.label([{ prompt: 'p', a: 'a', b: 'b' }]);
+    assert.equal(s.requests[0].headers.authorization, 'Bearer from-file');
+    assert.throws(() => createGoldSource({ type: 'remote-reward', url: s.url, tokenFile: join(dir, 'none.key') }, { env: {} }), /gold\.tokenFile: cannot read the key file .*none\.key: ENOENT/);
+    // what run.db holds for a run started with --set gold.token=...: the default variable fills in on resume
+    const stored = { type: 'remote-reward', url: `${s.url}/score`, token: REDACTED };
+    assert.throws(() => createGoldSource(stored, { env: {} }), /gold\.token was given inline when this run started and is never stored: set D2PO_REWARD_TOKEN/);
+    await createGoldSource(stored, { env: { D2PO_REWARD_TOKEN: 'env-tok' } }).label([{ prompt: 'p', a: 'a', b: 'b' }]);
+    assert.equal(s.requests[1].headers.authorization, 'Bearer env-tok');
+    const judge = { type: 'llm-judge', baseUrl: s.url, model: 'm', apiKey: REDACTED };
+    assert.throws(() => createGoldSource(judge, { env: {} }), /gold\.apiKey was given inline .* set D2PO_JUDGE_API_KEY \(or start runs with apiKeyEnv or apiKeyFile\)/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('secret fields are found by name and redacted at any depth; references and counts are kept', () => {
+  for (const k of ['apiKey', 'api_key', 'token', 'authToken', 'password', 'client_secret', 'Authorization', 'credentials', 'X-Api-Key']) assert.ok(isSecretField(k), k);
+  for (const k of ['apiKeyEnv', 'apiKeyFile', 'tokenEnv', 'tokenFile', 'maxTokens', 'maxNewTokens', 'inputTokens', 'model']) assert.ok(!isSecretField(k), k);
+  const cfg = { gold: { type: 'llm-judge', apiKey: 'sk-1', apiKeyEnv: 'K', maxTokens: 9, extraBody: { headers: { Authorization: 'Bearer x' } } }, list: [{ token: 't' }] };
+  assert.deepEqual(redactSecrets(cfg), {
+    gold: { type: 'llm-judge', apiKey: REDACTED, apiKeyEnv: 'K', maxTokens: 9, extraBody: { headers: { Authorization: REDACTED } } },
+    list: [{ token: REDACTED }],
+  });
+  assert.equal(cfg.gold.apiKey, 'sk-1', 'the original is untouched');
 });

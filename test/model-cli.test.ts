@@ -45,7 +45,16 @@ test('d2po score: text lines use the tokenizer; a bad line is reported with its 
   await writeFile(bad, '{"prompt_ids": [1], "response_ids": [2]}\n{"prompt_ids": [1], "response": "x"}\n');
   const e = await run(['score', '--model', join(FIX, 'gpt2'), '--input', bad]);
   assert.equal(e.code, 2);
-  assert.match(e.stderr, /bad\.jsonl:2: expected/);
+  assert.match(e.stderr, /bad\.jsonl:2: unknown field 'prompt_ids' \(expected .* or \{"prompt_ids": int\[\], "response_ids": int\[\]\}\)/);
+  // the same JSONL rules as every command: a BOM and CRLF are fine, unknown fields and invalid UTF-8 are named
+  await writeFile(bad, '\uFEFF{"prompt_ids": [1], "response_ids": [2]}\r\n{"prompt_ids": [1], "response_ids": [2], "label": 1}\r\n');
+  const unknown = await run(['score', '--model', join(FIX, 'gpt2'), '--input', bad]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /bad\.jsonl:2: unknown field 'label'/);
+  await writeFile(bad, Buffer.concat([Buffer.from('{"prompt": "the '), Buffer.from([0xe2, 0x82]), Buffer.from('", "response": " cat"}\n')]));
+  const utf8 = await run(['score', '--model', join(FIX, 'gpt2'), '--input', bad]);
+  assert.equal(utf8.code, 2);
+  assert.match(utf8.stderr, /bad\.jsonl:1: invalid UTF-8 \(byte 0xe2 at column 17\)/);
   const noTok = await run(['score', '--model', join(FIX, 'opt'), '--input', good]);
   assert.equal(noTok.code, 2);
   assert.match(noTok.stderr, /good\.jsonl:1: text input needs a tokenizer/);
@@ -69,4 +78,21 @@ test('d2po sample: seeded JSON output is reproducible; greedy text; bad flags', 
   const long = await run(['sample', '--model', join(FIX, 'gpt2'), '--prompt', 'x', '--max-new-tokens', '40']);
   assert.equal(long.code, 2);
   assert.match(long.stderr, /longer than the model's context of 32/);
+});
+
+test('d2po sample and score name a bos_token_id outside the vocabulary', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'd2po-bos-'));
+  const config = JSON.parse(readFileSync(join(FIX, 'gpt2', 'config.json'), 'utf8'));
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, bos_token_id: config.vocab_size + 7 }));
+  for (const f of ['model.safetensors', 'tokenizer.json']) await writeFile(join(dir, f), await readFile(join(FIX, 'gpt2', f)));
+  const expected = new RegExp(`token id ${config.vocab_size + 7} is outside the vocabulary \\(size ${config.vocab_size}\\)`);
+  const s = await run(['sample', '--model', dir, '--prompt', 'the cat', '--max-new-tokens', '2']);
+  assert.equal(s.code, 2, s.stderr);
+  assert.match(s.stderr, expected);
+  assert.match(s.stderr, /bos_token_id/);
+  const input = join(dir, 'in.jsonl');
+  await writeFile(input, JSON.stringify({ prompt: 'the cat', response: ' sat' }) + '\n');
+  const sc = await run(['score', '--model', dir, '--input', input]);
+  assert.equal(sc.code, 2, sc.stderr);
+  assert.match(sc.stderr, expected);
 });

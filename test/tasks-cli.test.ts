@@ -74,3 +74,19 @@ test('d2po reward: malformed lines, unknown tasks and bad modules are clear erro
   r = await d2po(['reward', '--input', ok]);
   assert.match(r.stderr, /--task is required/);
 });
+
+test('d2po reward reads JSONL by the shared rules: BOM, CRLF and blank lines; invalid UTF-8 and unknown fields named', async () => {
+  const input = join(dir, 'crlf.jsonl');
+  await writeFile(input, '\uFEFF{"prompt": "((5 + 1) * 2) = ", "response": "(6 * 2) = 12"}\r\n\r\n{"prompt": "((5 + 1) * 2) = ", "response": "(6 * 2) = 13"}\r\n');
+  let r = await d2po(['reward', '--task', 'math', '--input', input]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '{"reward":0}\n{"reward":-1}\n');
+  await writeFile(input, Buffer.concat([Buffer.from('{"prompt": "a", "response": "b"}\n{"prompt": "a", "response": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]));
+  r = await d2po(['reward', '--task', 'word-collector', '--input', input]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /crlf\.jsonl:2: invalid UTF-8 \(byte 0xc3 at column 30\)/);
+  await writeFile(input, '{"prompt": "a", "response": "b", "reward": 3}\n');
+  r = await d2po(['reward', '--task', 'word-collector', '--input', input]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /crlf\.jsonl:1: unknown field 'reward'/);
+});

@@ -103,3 +103,42 @@ test('bad values at call time: NaN, strings, wrong lengths are errors, never zer
   const inf = await loadTask(await mod('inf.mjs', `export default { name: 's', prompts: () => [], rewards: (ps) => ps.map(() => Infinity) };`));
   await assert.rejects(inf.rewards([{ prompt: 'p', response: 'r' }]), /returned Infinity for item 0/);
 });
+
+test('a call into the module that never settles is a named timeout, with or without a pending timer', async () => {
+  const idle = await loadTask(
+    await mod('idle.mjs', `export default { name: 'i', prompts: () => new Promise(() => {}), reward: () => new Promise(() => {}) };`),
+    { timeoutMs: 50 },
+  );
+  await assert.rejects(idle.rewards([{ prompt: 'p', response: 'r' }]), /idle\.mjs: reward\(prompt, response\) did not settle within 50 ms on item 0 \(prompt "p"\)/);
+  await assert.rejects(idle.prompts('dev'), /idle\.mjs: prompts\('dev'\) did not settle within 50 ms/);
+  const timer = await loadTask(
+    await mod('timer.mjs', `export default { name: 't', prompts: () => [], rewards: () => new Promise((r) => setTimeout(r, 60_000).unref()) };`),
+    { timeoutMs: 50 },
+  );
+  await assert.rejects(timer.rewards([{ prompt: 'p', response: 'r' }]), /timer\.mjs: rewards\(pairs\) did not settle within 50 ms on 1 pairs/);
+});
+
+test('errors thrown by the module name the module, the method and the item; non-Error values are reported as such', async () => {
+  const t = await loadTask(
+    await mod(
+      'throws.mjs',
+      `export default { name: 't', prompts: () => { throw new TypeError('no prompts here'); },
+        reward: (p, r) => r === 'str' ? Promise.reject('boom') : r === 'obj' ? Promise.reject({ code: 7 }) : r === 'undef' ? Promise.reject() : r === 'err' ? Promise.reject(new RangeError('too long')) : 1 };`,
+    ),
+  );
+  await assert.rejects(t.prompts('train'), /throws\.mjs: prompts\('train'\) failed: TypeError: no prompts here/);
+  const item = (response: string) => t.rewards([{ prompt: 'p', response: 'fine' }, { prompt: 'q', response }]);
+  await assert.rejects(item('err'), (e: Error) => {
+    assert.match(e.message, /throws\.mjs: reward\(prompt, response\) failed on item 1 \(prompt "q"\): RangeError: too long/);
+    assert.match(String((e as Error & { cause?: Error }).cause?.message), /too long/, 'the original error is kept as the cause');
+    return true;
+  });
+  await assert.rejects(item('str'), /reward\(prompt, response\) failed on item 1 \(prompt "q"\): rejected with "boom", a string, not an Error/);
+  await assert.rejects(item('obj'), /rejected with \{"code":7\}, an object, not an Error/);
+  await assert.rejects(item('undef'), /rejected with undefined, not an Error/);
+});
+
+test('the timeout must be a positive number', async () => {
+  const p = await mod('ok.mjs', `export default { name: 'o', prompts: () => [], reward: () => 1 };`);
+  await assert.rejects(loadTask(p, { timeoutMs: 0 }), /timeout.*0.*positive/);
+});

@@ -25,12 +25,16 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
 }
 
 /** A numeric flag's value, `dflt` when it is absent; a UsageError naming the flag otherwise. */
-export function numberFlag(flag: string, raw: string | undefined, dflt: number, opts: { integer?: boolean; min?: number } = {}): number {
+export function numberFlag(flag: string, raw: string | undefined, dflt: number, opts: { integer?: boolean; min?: number; max?: number } = {}): number {
   if (raw === undefined) return dflt;
   const x = Number(raw);
   const kind = opts.integer ? 'an integer' : 'a number';
   if (raw.trim() === '' || !Number.isFinite(x) || (opts.integer && !Number.isInteger(x)))
     throw new UsageError(`--${flag} must be ${kind}, got '${raw}'`);
-  if (opts.min !== undefined && x < opts.min) throw new UsageError(`--${flag} must be ${kind} >= ${opts.min}, got '${raw}'`);
+  const { min, max } = opts;
+  if ((min !== undefined && x < min) || (max !== undefined && x > max)) {
+    const range = max === undefined ? `>= ${min}` : min === undefined ? `<= ${max}` : `in ${min}..${max}`;
+    throw new UsageError(`--${flag} must be ${kind} ${range}, got '${raw}'`);
+  }
   return x;
 }

@@ -1,5 +1,15 @@
 import { commands } from './commands/index.js';
 import { UsageError } from './command.js';
+import { describeWriteError } from '../util/atomic-write.js';
+
+/** A reader that stopped early (`| head`, EPIPE) ends the command quietly; other stdout errors are named. */
+function guardStdout(name: string): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`d2po ${name}: cannot write stdout: ${describeWriteError(err)}\n`);
+    process.exit(1);
+  });
+}
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -30,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(command.help);
     return 0;
   }
+  guardStdout(name);
   try {
     return await command.run(rest);
   } catch (err) {

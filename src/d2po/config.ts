@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseGoldConfig } from '../gold/config.js';
+import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
+import { MAX_SEED } from '../util/rng.js';
 
 /** The eight rows of the paper's Table 1, by name. */
 export const METHODS = [
@@ -35,10 +37,15 @@ export const runConfigSchema = z.strictObject({
   /** policy base model folder (config.json + model.safetensors + tokenizer.json) */
   model: z.string().min(1),
   out: z.string().min(1),
-  seed: nonNegInt,
+  seed: int.min(0, `expected an integer in 0..${MAX_SEED}`).max(MAX_SEED, `expected an integer in 0..${MAX_SEED}`),
   device,
   /** libtorch threads; 0 = leave libtorch's default */
   threads: nonNegInt,
+  /**
+   * most milliseconds one call into a custom task module may take; the default fills it in for
+   * runs stored before the field existed
+   */
+  taskTimeoutMs: posInt.default(DEFAULT_USER_CALL_TIMEOUT_MS),
   /** bf16 autocast for forward passes */
   autocast: z.boolean(),
   /** passed to createGoldSource (engineer E's factory); `{type:'task'}` = the task's gold reward */

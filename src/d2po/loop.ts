@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
@@ -8,8 +8,10 @@ import type { Task } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
 import { Progress } from '../cli/progress.js';
 import { Rng, hashSeed } from '../util/rng.js';
-import { processAlive } from '../util/process-alive.js';
+import { processAlive, processStartTime } from '../util/process-alive.js';
 import { ConfigError, validateConfig, type RunConfig } from './config.js';
+import { resolveMaxNewTokens } from './response-length.js';
+import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resume-point.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
@@ -20,12 +22,16 @@ import { TextCodec, rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
+import { ensureDir } from '../util/ensure-dir.js';
+import { describeThrown } from '../tasks/user-call.js';
 
 export interface LoopOptions {
   /** the run folder (holds run.db and checkpoints/) */
   dir: string;
   /** continue the run in `dir` from its last checkpoint */
   resume?: boolean;
+  /** on resume: a device or thread count other than the stored one (another machine), recorded in the run */
+  resumeChanges?: Partial<Pick<RunConfig, 'device' | 'threads'>>;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
   task: Task;
   gold: GoldSource;
@@ -33,6 +39,10 @@ export interface LoopOptions {
   progress?: boolean;
   /** called after every completed step (tests use it to kill a run at a chosen point) */
   onStep?: (step: number) => void | Promise<void>;
+  /** resume although the recorded process looks alive, or from step 0 when no checkpoint can be restored */
+  force?: boolean;
+  /** where warnings go (default stderr) */
+  warn?: (message: string) => void;
 }
 
 export interface LoopResult {
@@ -60,6 +70,14 @@ function pickPrompts(prompts: string[], n: number, rng: Rng): string[] {
   if (prompts.length === 0) throw new Error('the task has no training prompts');
   if (n <= prompts.length) return rng.shuffle(prompts).slice(0, n);
   return Array.from({ length: n }, () => prompts[rng.int(prompts.length)]);
+}
+
+/** The files Run.checkpoint writes that a restore needs, for this config. */
+function checkpointFiles(c: RunConfig): string[] {
+  const files = ['policy/config.json', 'policy/model.safetensors', 'policy-optimizer.safetensors'];
+  if (c.discriminator.kind !== 'none') files.push('discriminator');
+  if (c.policy.loss === 'ppo') files.push('value-head.safetensors', 'ppo-optimizer.safetensors');
+  return files;
 }
 
 /** Everything a running loop holds. */
@@ -95,6 +113,12 @@ class Run {
 
   get seed(): number {
     return this.c.seed;
+  }
+
+  /** A NaN or infinite loss, score or log-prob means the model diverged: stop, naming it, rather than train on garbage. */
+  finite(what: string, value: number): number {
+    if (!Number.isFinite(value)) throw new Error(`non-finite ${what} (${value}) at step ${this.step}; the run stops rather than train on it (lower the learning rate?)`);
+    return value;
   }
 
   /** Runs model work under bf16 autocast when the config asks for it. */
@@ -167,6 +191,7 @@ class Run {
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
         const loss = this.ac(() => this.disc!.train(ex, c.init.discriminatorEpochs, hashSeed(this.seed, S.disc, -1)));
+        if (ex.length > 0) this.finite('discriminator warm-start loss', loss);
         this.recordGoldUses(gold, 'discriminator', 0, c.init.discriminatorEpochs);
         this.store.logMetrics(0, this.store.goldUsed(), { 'warm/disc_loss': loss });
       }
@@ -174,6 +199,7 @@ class Run {
         const warm = new PreferenceTrainer(this.policy, this.refLp, { ...this.trainer.opts, lr: c.init.policyLr });
         const s = this.ac(() => warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm))));
         warm.dispose();
+        if (ex.length > 0) this.finite('policy warm-start loss', s.loss);
         this.recordGoldUses(gold, 'policy', 0, c.init.policyEpochs);
         this.store.logMetrics(0, this.store.goldUsed(), { 'warm/policy_loss': s.loss, 'warm/policy_acc': s.accuracy });
       }
@@ -199,6 +225,7 @@ class Run {
       }),
     );
     const t2 = performance.now();
+    scores.forEach((m, e) => m.forEach((v, j) => this.finite(`discriminator score (member ${e}, sample ${j})`, v)));
     const k = c.rollout.samplesPerPrompt;
     const pairs: PairRecord[] = [];
     const silver: { pairId: string; preference: 'a' | 'b'; margin: number; skip: string | null }[] = [];
@@ -243,6 +270,8 @@ class Run {
           scores: rolls.flatMap((_, i) => r0(k).map((j) => scores.reduce((a, m) => a + m[i * k + j], 0) / scores.length)),
         }),
       );
+      this.finite('PPO loss', st.loss);
+      this.finite('PPO KL (log-probs of the policy against the initial policy)', st.kl);
       this.lastLoss = st.loss;
       this.store.logMetrics(step, this.store.goldUsed(), {
         'train/loss': st.loss,
@@ -259,6 +288,7 @@ class Run {
       return;
     }
     const st = this.ac(() => this.trainer.step(used));
+    if (used.length > 0) this.finite('policy loss on silver pairs', st.loss);
     const t3 = performance.now();
     const uses = silver
       .filter((s) => s.skip === null)
@@ -308,6 +338,7 @@ class Run {
       const train = c.discriminator.trainOn === 'all' ? this.goldExamples() : ex;
       const disc = this.disc;
       metrics['round/disc_loss'] = this.ac(() => disc.train(train, c.discriminator.epochs, hashSeed(this.seed, S.disc, r)));
+      if (train.length > 0) this.finite(`discriminator loss in gold round ${r + 1}`, metrics['round/disc_loss']);
       const rounds = c.discriminator.trainOn === 'all' ? null : [r + 1];
       const goldForDisc = rounds ? gold : this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
       this.recordGoldUses(goldForDisc, 'discriminator', r + 1, c.discriminator.epochs);
@@ -315,7 +346,7 @@ class Run {
     const t2 = performance.now();
     if (c.policy.goldEpochs > 0 && ex.length > 0) {
       const s = this.ac(() => this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
-      metrics['round/policy_loss'] = s.loss;
+      metrics['round/policy_loss'] = this.finite(`policy loss in gold round ${r + 1}`, s.loss);
       this.lastLoss = s.loss;
       this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
       if (this.disc?.kind === 'self') this.recordGoldUses(gold, 'discriminator', r + 1, c.policy.goldEpochs);
@@ -354,7 +385,7 @@ class Run {
     };
     if (ex.length > 0 && c.policy.goldEpochs > 0) {
       const s = this.ac(() => this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
-      metrics['round/policy_loss'] = s.loss;
+      metrics['round/policy_loss'] = this.finite(`policy loss in gold round ${r + 1}`, s.loss);
       this.lastLoss = s.loss;
       this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
     }
@@ -384,6 +415,7 @@ class Run {
       seed: this.seed,
       autocast: c.autocast,
     });
+    if (m['eval/kl'] !== undefined) this.finite("log-prob ratio of the policy's samples against the initial policy (eval/kl)", m['eval/kl']);
     if (base) {
       this.store.logMetrics(this.step, this.store.goldUsed(), Object.fromEntries(Object.entries(m).map(([k, v]) => [k.replace(/^eval\//, 'base/'), v])));
       return;
@@ -398,19 +430,25 @@ class Run {
     const root = join(this.o.dir, 'checkpoints');
     const final = join(root, name);
     const tmp = `${final}.tmp`;
-    await rm(tmp, { recursive: true, force: true });
-    await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
-    await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
-    if (this.disc) {
-      await mkdir(join(tmp, 'discriminator'), { recursive: true });
-      await this.disc.save(join(tmp, 'discriminator'));
+    try {
+      await rm(tmp, { recursive: true, force: true });
+      await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
+      await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
+      if (this.disc) {
+        ensureDir(join(tmp, 'discriminator'));
+        await this.disc.save(join(tmp, 'discriminator'));
+      }
+      if (this.ppo) {
+        await writeSafetensors(join(tmp, 'value-head.safetensors'), new Map(this.ppo.namedParameters()));
+        await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
+      }
+      await rm(final, { recursive: true, force: true });
+      await rename(tmp, final);
+    } catch (e) {
+      // the cut folder goes, so that a full disk has room to record the failure
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      throw new Error(`cannot write checkpoint ${final}: ${(e as Error).message}`);
     }
-    if (this.ppo) {
-      await writeSafetensors(join(tmp, 'value-head.safetensors'), new Map(this.ppo.namedParameters()));
-      await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
-    }
-    await rm(final, { recursive: true, force: true });
-    await rename(tmp, final);
     this.store.addCheckpoint({ step: this.step, roundsDone: this.roundsDone, goldUsed: this.store.goldUsed(), path: join('checkpoints', name), state: { incarnation: this.incarnation } });
     // keep the two newest checkpoint folders (the index keeps every row)
     const all = this.store.checkpoints().filter((x) => x.step !== this.step && existsSync(join(this.o.dir, x.path)));
@@ -478,28 +516,27 @@ export function describePlan(c: RunConfig, plan: BudgetPlan): string {
  * `config` is the resolved config of a new run; on resume it is read from the run's store.
  */
 export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise<LoopResult> {
+  const warn = o.warn ?? ((m: string) => void process.stderr.write(`${m}\n`));
+  if (!o.resume && !config) throw new Error('runLoop: a new run needs a config');
+  // before the store is created, so that a run that cannot work leaves no run folder behind
+  const fresh = o.resume ? null : await resolveMaxNewTokens(config!, o.task);
   const store = RunStore.open(o.dir, { create: !o.resume });
   let c: RunConfig;
+  let from: ResumePoint | null = null;
   if (o.resume) {
-    const stored = store.getMeta('config');
-    if (!stored) throw new Error(`${o.dir} holds no run config to resume`);
-    c = validateConfig(stored, `${o.dir}/run.db`);
-    if (store.getMeta('status') === 'done') {
+    try {
+      ({ c, from } = await resumeChecks(store, o, warn));
+    } catch (e) {
       store.close();
-      throw new Error(`run ${o.dir} is already done`);
+      throw e;
     }
-    const pid = store.getMeta<number>('pid');
-    if (store.getMeta('status') === 'running' && pid !== undefined && pid !== process.pid && processAlive(pid)) {
-      store.close();
-      throw new Error(`run ${o.dir} is still running (process ${pid})`);
-    }
+    c = recordResumeChanges(store, c, o.resumeChanges ?? {});
   } else {
-    if (!config) throw new Error('runLoop: a new run needs a config');
     if (store.getMeta('config') !== undefined) {
       store.close();
       throw new Error(`${o.dir} already holds a run; continue it with --resume or choose another --out`);
     }
-    c = config;
+    c = fresh!;
     store.setMeta('config', c);
     store.setMeta('started_at', Date.now());
   }
@@ -509,6 +546,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
   store.setMeta('status', 'running');
   store.setMeta('error', '');
   store.setMeta('pid', process.pid);
+  store.setMeta('pid_start', processStartTime(process.pid));
   store.setMeta('steps', plan.steps);
   store.setMeta('updated_at', Date.now());
   const held: { dispose(): void }[] = [];
@@ -523,8 +561,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     policy.train(false);
     const ref = policy.frozenCopy();
     held.push(ref);
-    const maxNew = Math.min(c.rollout.maxNewTokens || o.task.generation?.maxNewTokens || 48, policy.contextLength - 8);
-    const codec = new TextCodec(base.tokenizer, policy.contextLength, maxNew, base.config.bos_token_id ?? null);
+    const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null);
     // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
     const refLp = new FrozenLogprobs(ref);
     const trainer = new PreferenceTrainer(policy, refLp, {
@@ -554,7 +591,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     const run = new Run(c, plan, store, o, policy, ref, refLp, codec, trainer, disc, ppo);
     run.incarnation = incarnation;
     await run.init();
-    const ckpt = o.resume ? store.checkpoints().filter((x) => existsSync(join(o.dir, x.path))).at(-1) : undefined;
+    const ckpt = from?.checkpoint;
     if (ckpt) {
       await run.restore(ckpt.path);
       run.step = ckpt.step;
@@ -572,13 +609,63 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     store.setMeta('updated_at', Date.now());
     return { dir: o.dir, steps: plan.steps, goldUsed: used, lastEval: run.lastEval };
   } catch (e) {
-    store.setMeta('status', 'failed');
-    store.setMeta('error', (e as Error).message);
+    try {
+      store.setMeta('status', 'failed');
+      store.setMeta('error', e instanceof Error ? e.message : describeThrown(e));
+    } catch (recording) {
+      // a full disk can refuse the status too; the cause is still the error to report
+      throw new Error(`${e instanceof Error ? e.message : describeThrown(e)} (and the run's failure could not be recorded: ${(recording as Error).message})`);
+    }
     throw e;
   } finally {
     for (const h of held.reverse()) h.dispose();
     store.close();
   }
+}
+
+/**
+ * What a resume may do: the stored config (its response length resolved), whether another
+ * process still runs it (a reused pid is told apart by its start time), and the newest
+ * checkpoint that can be restored. Falling back past a broken checkpoint is said aloud;
+ * restarting from step 0 when checkpoints existed needs --force.
+ */
+async function resumeChecks(store: RunStore, o: LoopOptions, warn: (m: string) => void): Promise<{ c: RunConfig; from: ResumePoint }> {
+  const stored = store.getMeta('config');
+  if (!stored) throw new Error(`${o.dir} holds no run config to resume`);
+  let c = validateConfig(stored, `${o.dir}/run.db`);
+  if (store.getMeta('status') === 'done') throw new Error(`run ${o.dir} is already done`);
+  const pid = store.getMeta<number>('pid');
+  const pidStart = store.getMeta<number | null>('pid_start');
+  if (store.getMeta('status') === 'running' && pid !== undefined && pid !== process.pid && processAlive(pid, pidStart)) {
+    const unsure = pidStart === undefined || pidStart === null ? ' (its start time was not recorded, so a reused pid cannot be told apart)' : '';
+    if (!o.force) throw new Error(`run ${o.dir} is still running (process ${pid})${unsure}; if no process runs it any more, resume with --force`);
+    warn(`warning: ${o.dir} is marked running by process ${pid}, which is alive; resuming anyway (--force). If that process still runs this run, both now write the same run folder: stop one.`);
+  }
+  const resolved = await resolveMaxNewTokens(c, o.task);
+  if (resolved !== c) store.setMeta('config', (c = resolved));
+  const records = store.checkpoints();
+  const from = await newestValidCheckpoint(o.dir, records, checkpointFiles(c));
+  if (from.checkpoint && from.skipped.length)
+    warn(`warning: resuming ${o.dir} from ${from.checkpoint.path} (step ${from.checkpoint.step}), the newest checkpoint that can be restored; passed over ${describeSkipped(from.skipped)}`);
+  if (!from.checkpoint && records.length > 0) {
+    const why = describeSkipped(from.skipped);
+    if (!o.force)
+      throw new Error(`run ${o.dir}: no checkpoint can be restored (${why}); resuming would restart it from step 0. Give --force to restart from step 0 (gold labels already bought are reused, none is bought again)`);
+    warn(`warning: no checkpoint of ${o.dir} can be restored (${why}); restarting from step 0 (--force); gold labels already bought are reused`);
+  }
+  return { c, from };
+}
+
+/** Applies resume-time changes to the stored config, so that it says what runs now, and logs each in meta resume_changes. */
+function recordResumeChanges(store: RunStore, c: RunConfig, changes: Partial<Pick<RunConfig, 'device' | 'threads'>>): RunConfig {
+  const changed = (Object.keys(changes) as (keyof typeof changes)[]).filter((k) => changes[k] !== c[k]);
+  if (changed.length === 0) return c;
+  const step = store.getMeta<number>('step') ?? 0;
+  const log = changed.map((field) => ({ field, from: c[field], to: changes[field], step, at: Date.now() }));
+  const next = { ...c, ...changes };
+  store.setMeta('resume_changes', [...(store.getMeta<unknown[]>('resume_changes') ?? []), ...log]);
+  store.setMeta('config', next);
+  return next;
 }
 
 /** A discriminator scores the policy's token ids, so its backbone must share the tokenizer. */

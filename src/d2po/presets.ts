@@ -1,3 +1,5 @@
+import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
+import { cpuHasFastBf16, readCpuinfo } from '../tensor/cpu-features.js';
 import { deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
 
 /**
@@ -12,7 +14,9 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   seed: 0,
   device: 'cpu',
   threads: 0,
-  // bf16 autocast: about 4x faster on CPUs with AMX/AVX-512 bf16 (shared/notes/engine.md)
+  taskTimeoutMs: DEFAULT_USER_CALL_TIMEOUT_MS,
+  // bf16 autocast: about 4x faster on CPUs with AMX/AVX-512 bf16, several times slower on CPUs
+  // without them; resolveConfig turns it off there unless the user sets it
   autocast: true,
   gold: { type: 'task' },
   budget: { gold: 320, initial: 128, rounds: 6, steps: 240 },
@@ -128,5 +132,7 @@ export function resolveConfig(user: Record<string, unknown>, source = 'config'):
   const method = user.method;
   if (typeof method !== 'string' || !isMethod(method))
     throw new ConfigError(`invalid run config (${source}):\n  method: expected one of ${METHODS.join(', ')}${method === undefined ? '' : `, got ${JSON.stringify(method)}`}`);
-  return validateConfig(deepMerge(presetConfig(method), user), source);
+  const merged = deepMerge(presetConfig(method), user);
+  if (user.autocast === undefined && merged.device === 'cpu') merged.autocast = cpuHasFastBf16(readCpuinfo());
+  return validateConfig(merged, source);
 }

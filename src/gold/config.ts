@@ -30,9 +30,15 @@ export const llmJudgeGoldSchema = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Else D2PO_JUDGE_MODEL. */
   model: z.string().min(1).optional(),
-  /** Better left out of config files: else the variable named by apiKeyEnv, else D2PO_JUDGE_API_KEY, else OPENAI_API_KEY. */
+  /**
+   * Used by this process only and never stored (run.db keeps "[redacted]"): a resumed run reads
+   * the key from apiKeyEnv, apiKeyFile, D2PO_JUDGE_API_KEY or OPENAI_API_KEY, in that order.
+   */
   apiKey: z.string().min(1).optional(),
+  /** Name of the environment variable holding the key (stored: it is a reference). */
   apiKeyEnv: z.string().min(1).optional(),
+  /** Path of a file holding the key (stored: it is a reference; the file's content is not). */
+  apiKeyFile: z.string().min(1).optional(),
   aspects: z.array(z.enum(ASPECTS as ['instruction-following', 'helpfulness'])).min(1).default([...ASPECTS]),
   concurrency: z.int().min(1).default(4),
   /** Extra requests (with a format reminder) when an answer has no readable ratings. */
@@ -54,9 +60,11 @@ export const remoteRewardGoldSchema = z.strictObject({
   type: z.literal('remote-reward'),
   /** Else D2PO_REWARD_URL. The full URL that is POSTed to. */
   url: z.url({ protocol: /^https?$/ }).optional(),
-  /** Bearer token: else the variable named by tokenEnv, else D2PO_REWARD_TOKEN; none sent when unset. */
+  /** Bearer token, used by this process only and never stored: else tokenEnv, tokenFile, D2PO_REWARD_TOKEN; none sent when unset. */
   token: z.string().min(1).optional(),
   tokenEnv: z.string().min(1).optional(),
+  /** Path of a file holding the token (stored: it is a reference; the file's content is not). */
+  tokenFile: z.string().min(1).optional(),
   /** Most (prompt, response) inputs per request; a pair is two inputs. */
   batchSize: z.int().min(1).default(32),
   concurrency: z.int().min(1).default(2),

@@ -1,6 +1,7 @@
 /**
- * JSON POST with a per-attempt timeout and retries (exponential backoff with jitter, Retry-After
- * honoured) on 408/429, 5xx and network errors: the transport of the HTTP gold sources.
+ * JSON POST with a per-attempt timeout, a bounded response body, and retries (exponential backoff
+ * with jitter, Retry-After honoured) on 408/429, 5xx and network errors: the transport of the HTTP
+ * gold sources.
  */
 
 export interface RetryPolicy {
@@ -12,9 +13,14 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
+/** Most bytes of a response body read: answers are kilobytes, and a 50 MB one held gigabytes of memory. */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
 export interface PostJsonOptions extends RetryPolicy {
   /** Per attempt, covering the whole response body. */
   timeoutMs: number;
+  /** A longer body is an error, not retried (default MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -84,6 +90,28 @@ function networkReason(err: unknown): string {
   return (err as Error).message ?? String(err);
 }
 
+/** The body as text, or null once it passes `limit` bytes (declared or read), the rest left unread. */
+async function readBounded(res: Response, limit: number): Promise<string | null> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > limit || !res.body) {
+    await res.body?.cancel();
+    return declared > limit ? null : '';
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString('utf8');
+    bytes += value.byteLength;
+    if (bytes > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+}
+
 async function attempt(url: string, body: string, opts: PostJsonOptions): Promise<{ ok: true; value: unknown } | ({ ok: false } & Failure)> {
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), opts.timeoutMs);
@@ -95,7 +123,10 @@ async function attempt(url: string, body: string, opts: PostJsonOptions): Promis
       body,
       signal,
     });
-    const text = await res.text();
+    const limit = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    const text = await readBounded(res, limit);
+    // a server that answers too much will do so again: not retried
+    if (text === null) return { ok: false, retryable: false, status: res.status, reason: `the response body exceeds ${limit} bytes (HTTP ${res.status})` };
     if (res.ok) {
       try {
         return { ok: true, value: JSON.parse(text) };

@@ -1,4 +1,5 @@
 /** Gold sources: `createGoldSource(config, { task })` builds one from a validated config. */
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -7,6 +8,7 @@ import { LlmJudge } from './llm-judge.js';
 import { RemoteRewardModel } from './remote-reward.js';
 import { RewardFunctionGold, type RewardTask } from './reward-function.js';
 import type { GoldSource } from './source.js';
+import { REDACTED } from '../util/secrets.js';
 
 export * from './source.js';
 export * from './config.js';
@@ -43,6 +45,39 @@ function fromNamedEnv(name: string | undefined, field: string, env: Record<strin
   return v;
 }
 
+function fromFile(path: string | undefined, field: string, where: string): string | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new GoldConfigError(`${where}.${field}: cannot read the key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const v = text.trim();
+  if (!v) throw new GoldConfigError(`${where}.${field}: the key file ${path} is empty`);
+  return v;
+}
+
+/**
+ * A secret from the config, else its references (variable, file), else the default variables.
+ * An inline secret is never stored, so a resumed run finds REDACTED in its place and must get
+ * the secret from a reference or a default variable.
+ */
+function secret(
+  s: { inline?: string; env?: string; file?: string; envField: string; fileField: string; field: string; defaults: string[] },
+  env: Record<string, string | undefined>,
+  where: string,
+): string | undefined {
+  const inline = s.inline === REDACTED ? undefined : s.inline;
+  const v = inline ?? fromNamedEnv(s.env, s.envField, env, where) ?? fromFile(s.file, s.fileField, where) ?? s.defaults.map((d) => env[d]).find(Boolean);
+  if (!v && s.inline === REDACTED) {
+    throw new GoldConfigError(
+      `${where}.${s.field} was given inline when this run started and is never stored: set ${s.defaults[0]} (or start runs with ${s.envField} or ${s.fileField})`,
+    );
+  }
+  return v || undefined;
+}
+
 function checkUrl(url: string, what: string): string {
   if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) throw new GoldConfigError(`${what}: not an http(s) URL: ${JSON.stringify(url)}`);
   return url;
@@ -54,12 +89,16 @@ function judgeFrom(c: LlmJudgeGoldConfig, env: Record<string, string | undefined
     c.baseUrl ? `${where}.baseUrl` : 'D2PO_JUDGE_BASE_URL',
   );
   const model = required(c.model ?? env.D2PO_JUDGE_MODEL, 'model', 'D2PO_JUDGE_MODEL', where, 'gpt-4o');
-  const apiKey = c.apiKey ?? fromNamedEnv(c.apiKeyEnv, 'apiKeyEnv', env, where) ?? env.D2PO_JUDGE_API_KEY ?? env.OPENAI_API_KEY;
+  const apiKey = secret(
+    { inline: c.apiKey, env: c.apiKeyEnv, file: c.apiKeyFile, field: 'apiKey', envField: 'apiKeyEnv', fileField: 'apiKeyFile', defaults: ['D2PO_JUDGE_API_KEY', 'OPENAI_API_KEY'] },
+    env,
+    where,
+  );
   return new LlmJudge({
     ...c,
     baseUrl,
     model,
-    apiKey: apiKey || undefined,
+    apiKey,
     cache: c.cachePath ?? env.D2PO_JUDGE_CACHE ?? defaultJudgeCachePath(env),
   });
 }
@@ -69,8 +108,12 @@ function remoteFrom(c: RemoteRewardGoldConfig, env: Record<string, string | unde
     required(c.url ?? env.D2PO_REWARD_URL, 'url', 'D2PO_REWARD_URL', where, 'http://127.0.0.1:8000/score'),
     c.url ? `${where}.url` : 'D2PO_REWARD_URL',
   );
-  const token = c.token ?? fromNamedEnv(c.tokenEnv, 'tokenEnv', env, where) ?? env.D2PO_REWARD_TOKEN;
-  return new RemoteRewardModel({ ...c, url, token: token || undefined });
+  const token = secret(
+    { inline: c.token, env: c.tokenEnv, file: c.tokenFile, field: 'token', envField: 'tokenEnv', fileField: 'tokenFile', defaults: ['D2PO_REWARD_TOKEN'] },
+    env,
+    where,
+  );
+  return new RemoteRewardModel({ ...c, url, token });
 }
 
 /** Builds the gold source a config describes; errors name the offending field (prefixed by `ctx.where`). */

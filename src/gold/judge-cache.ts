@@ -4,9 +4,9 @@
  * table, and leaves the file's journal mode to whoever owns the file.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensureDir } from '../util/ensure-dir.js';
 
 export const CACHE_TABLE = 'gold_judge_cache';
 
@@ -56,7 +56,7 @@ export class JudgeCache {
   private readonly putStmt: Database.Statement<[string, string, string, string, string]>;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') ensureDir(dirname(path));
     try {
       this.db = new Database(path);
     } catch (err) {

@@ -134,6 +134,13 @@ export async function readConfig(path: string): Promise<ModelConfig> {
   return parseConfig(json, path);
 }
 
+/** Why `ids` cannot be fed to a model of `cfg`: a token id outside its vocabulary (named as config.json's bos_token_id when it is that), else null. */
+export function vocabularyError(ids: readonly number[], cfg: ModelConfig): string | null {
+  const bad = ids.find((t) => t >= cfg.vocab_size);
+  if (bad === undefined) return null;
+  return `token id ${bad} is outside the vocabulary (size ${cfg.vocab_size})${bad === cfg.bos_token_id ? ": it is the bos_token_id of the model's config.json" : ''}`;
+}
+
 /** The config as written to config.json (HF layout, with `architectures`). */
 export function configToJson(cfg: ModelConfig): Record<string, unknown> {
   const architectures = [cfg.model_type === 'gpt2' ? 'GPT2LMHeadModel' : 'OPTForCausalLM'];

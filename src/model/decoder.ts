@@ -4,6 +4,7 @@ import {
   dropout,
   manualSeed,
   noGrad,
+  weightsChanged,
   scope,
   ones,
   randn,
@@ -237,6 +238,7 @@ export function assignParams(
       seen.add(name);
     }
   });
+  weightsChanged();
   const missing = [...params.keys()].filter((n) => !seen.has(n));
   if (missing.length > 0) {
     throw new Error(`${origin}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).map((n) => `'${n}'`).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);

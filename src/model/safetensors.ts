@@ -1,5 +1,8 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { tensor, type DType, type Tensor } from '../tensor/index.js';
+import { describeNonFinite, firstNonFinite } from './finite.js';
+import { assertRegularFile } from '../util/regular-file.js';
 
 // The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
 // header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?},
@@ -22,14 +25,17 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-/** Parses and checks the header against the file size; every error names the path. */
-export function parseSafetensorsHeader(bytes: Uint8Array, path: string): SafetensorsHeader {
+/**
+ * Parses and checks the header against the file size; every error names the path. `bytes` may
+ * be the file's beginning only (length and header) when `fileSize` gives the whole size.
+ */
+export function parseSafetensorsHeader(bytes: Uint8Array, path: string, fileSize = bytes.length): SafetensorsHeader {
   const bad = (why: string) => new Error(`${path}: not a valid safetensors file: ${why}`);
-  if (bytes.length < 8) throw bad(`file is ${bytes.length} bytes, shorter than the 8-byte header length (truncated?)`);
+  if (fileSize < 8) throw bad(`file is ${fileSize} bytes, shorter than the 8-byte header length (truncated?)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (8 + headerLen > bytes.length) {
-    throw bad(`header says ${headerLen} bytes of JSON but the file has ${bytes.length - 8} after the length (truncated?)`);
+  if (8 + headerLen > fileSize) {
+    throw bad(`header says ${headerLen} bytes of JSON but the file has ${fileSize - 8} after the length (truncated?)`);
   }
   let json: unknown;
   try {
@@ -39,7 +45,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, path: string): Safeten
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('header is not a JSON object');
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = fileSize - dataStart;
   const entries = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
@@ -117,12 +123,34 @@ function entryToTensor(raw: Uint8Array, e: SafetensorsEntry): Tensor {
   }
 }
 
+function readError(path: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new Error(code === 'ENOENT' ? `safetensors file not found: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
+}
+
 async function readBytes(path: string): Promise<Uint8Array> {
+  await assertRegularFile(path);
   try {
     return await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `safetensors file not found: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
+    throw readError(path, err);
+  }
+}
+
+/** Checks that a file is whole (its header against its size) without reading the tensors. */
+export async function checkSafetensorsFile(path: string): Promise<void> {
+  const fh = await open(path, 'r').catch((err) => {
+    throw readError(path, err);
+  });
+  try {
+    const size = (await fh.stat()).size;
+    const len = Buffer.alloc(8);
+    await fh.read(len, 0, 8, 0);
+    const head = Buffer.alloc(Math.min(size, 8 + Number(size >= 8 ? len.readBigUInt64LE(0) : 0n)));
+    await fh.read(head, 0, head.length, 0);
+    parseSafetensorsHeader(head, path, size);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -133,7 +161,13 @@ export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<
   const data = new Uint8Array(bytes.buffer, bytes.byteOffset + header.dataStart, bytes.length - header.dataStart);
   const tensors = new Map<string, Tensor>();
   try {
-    for (const [name, e] of header.entries) tensors.set(name, entryToTensor(data, e));
+    for (const [name, e] of header.entries) {
+      const t = entryToTensor(data, e);
+      tensors.set(name, t);
+      // NaN or infinite weights make every output garbage (log-probs null, empty samples)
+      const bad = firstNonFinite([[name, t]]);
+      if (bad) throw new Error(`${path}: ${describeNonFinite(bad)}; the weights are corrupt (a diverged training run?)`);
+    }
   } catch (err) {
     for (const t of tensors.values()) t.dispose();
     throw err;
@@ -141,7 +175,7 @@ export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<
   return { tensors, metadata: header.metadata };
 }
 
-/** Reads every tensor of a safetensors file (caller owns them). */
+/** Reads every tensor of a safetensors file (caller owns them); non-finite floats are refused, naming the tensor. */
 export async function readSafetensors(path: string): Promise<Map<string, Tensor>> {
   return (await readSafetensorsFile(path)).tensors;
 }
@@ -188,7 +222,5 @@ export async function writeSafetensors(
   const headerBytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, Buffer.concat([len, headerBytes, ...chunks]));
-  await rename(tmp, path);
+  await writeFileAtomic(path, Buffer.concat([len, headerBytes, ...chunks]));
 }

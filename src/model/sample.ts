@@ -149,6 +149,9 @@ export function sample(model: CausalLM, promptIds: number[][], opts: SampleOptio
               logits = model.lmHead(h.select(1, 0));
             }
             if (logits.dtype !== 'float32') logits = logits.to('float32');
+            // NaN or infinite logits would otherwise surface as an obscure multinomial error or garbage tokens
+            if (!logits.isfinite().all().item())
+              throw new Error(`sample: the model gave non-finite logits for new token ${step + 1} (weights that overflow or are no longer finite?)`);
             return pick(logits, o, step < min ? eosMask : null).toArray();
           });
           for (let r = 0; r < R; r++) {

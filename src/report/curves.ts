@@ -1,5 +1,6 @@
 import { RunStore } from '../store/run-store.js';
 import { isMethod, presetConfig } from '../d2po/presets.js';
+import { isSecretField, redactSecrets } from '../util/secrets.js';
 
 /** One evaluation of one run: where it stood (step, gold labels used) and its metrics. */
 export interface EvalPoint {
@@ -27,8 +28,10 @@ export interface RunCurve {
 export function readRunCurve(dir: string): RunCurve {
   const store = RunStore.open(dir, { readonly: true });
   try {
-    const config = store.getMeta<Record<string, unknown> & { method: string; task: string; seed: number; budget: { gold: number } }>('config');
-    if (!config) throw new Error(`${dir} holds no run config`);
+    const stored = store.getMeta<Record<string, unknown> & { method: string; task: string; seed: number; budget: { gold: number } }>('config');
+    if (!stored) throw new Error(`${dir} holds no run config`);
+    // runs stored before secrets were redacted on write may still hold one
+    const config = redactSecrets(stored);
     const rows = store.metrics();
     const byStep = new Map<number, EvalPoint>();
     for (const r of rows) {
@@ -77,7 +80,7 @@ export function labelVariants(runs: RunCurve[]): RunCurve[] {
     // a run named by the caller (label already set) keeps its name
     const idx = runs.map((r, i) => (r.method === method && r.label === method ? i : -1)).filter((i) => i >= 0);
     const keys = [...new Set(idx.flatMap((i) => [...flat[i].keys()]))].filter(
-      (k) => !NOT_VARIANT.has(k) && new Set(idx.map((i) => flat[i].get(k))).size > 1,
+      (k) => !NOT_VARIANT.has(k) && !k.split('.').some(isSecretField) && new Set(idx.map((i) => flat[i].get(k))).size > 1,
     );
     const preset = isMethod(method) ? leaves(presetConfig(method)) : new Map<string, string>();
     for (const i of idx) {
@@ -136,11 +139,16 @@ export function fmtStat(s: Stat | undefined, digits = 2): string {
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
+/** A name as report.md shows it: `|` escaped and line breaks as `\n`, so that it cannot split a table row or a line. */
+export function mdText(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r\n|\r|\n/g, '\\n');
+}
+
 /** A markdown table: one row per gold-used point, one column per method. */
 export function goldTable(table: Map<string, Map<number, Stat>>, label = 'gold used'): string {
   const methods = [...table.keys()];
   const golds = [...new Set(methods.flatMap((m) => [...table.get(m)!.keys()]))].sort((a, b) => a - b);
-  const lines = [`| ${label} | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`];
+  const lines = [`| ${label} | ${methods.map(mdText).join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`];
   for (const g of golds) lines.push(`| ${g} | ${methods.map((m) => fmtStat(table.get(m)!.get(g))).join(' | ')} |`);
   return lines.join('\n');
 }

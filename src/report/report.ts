@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldTable, labelVariants, stat, type RunCurve } from './curves.js';
+import { byGoldUsed, fmtStat, goldTable, labelVariants, mdText, stat, type RunCurve } from './curves.js';
 import { lineChartSpec, renderSvg, svgToPng, type Series } from './plot.js';
+import { OutputError, describeWriteError, writeFileAtomic } from '../util/atomic-write.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 const TIME_PARTS = ['time/sample', 'time/score', 'time/policy', 'time/disc', 'time/policy_gold', 'time/gold', 'time/eval'] as const;
 
@@ -36,19 +37,23 @@ export interface ReportOutput {
 export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<ReportOutput> {
   if (allRuns.length === 0) throw new Error('no runs to report');
   const runs = labelVariants(allRuns).sort((a, b) => a.seed - b.seed);
-  await mkdir(outDir, { recursive: true });
+  try {
+    ensureDir(outDir);
+  } catch (err) {
+    throw new OutputError(`cannot create the report folder ${outDir}: ${describeWriteError(err)}`);
+  }
   const files: string[] = [];
   const chart = async (name: string, title: string, x: string, y: string, points: Series[]) => {
     if (points.length === 0) return;
     const path = join(outDir, name);
-    await writeFile(path, svgToPng(await renderSvg(lineChartSpec(title, x, y, points))));
+    await writeFileAtomic(path, svgToPng(await renderSvg(lineChartSpec(title, x, y, points))));
     files.push(path);
   };
   const task = [...new Set(runs.map((r) => r.task.split('/').pop()))].join(', ');
   const methods = [...new Set(runs.map((r) => r.label))];
   const lines: string[] = [];
   const seeds = (m: string) => runs.filter((r) => r.label === m).map((r) => r.seed);
-  lines.push(`Runs: ${methods.map((m) => `${m} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.`, '');
+  lines.push(`Runs: ${methods.map((m) => `${mdText(m)} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.`, '');
 
   const reward = byGoldUsed(runs, 'eval/reward');
   lines.push('### Dev gold reward by gold labels used', '', goldTable(reward), '');
@@ -56,7 +61,7 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
 
   const finals = methods.map((m) => {
     const f = runs.filter((r) => r.label === m).map((r) => r.evals.at(-1)?.metrics['eval/reward']).filter((v): v is number => v !== undefined);
-    return `| ${m} | ${fmtStat(stat(f))} | ${f.map((v) => v.toFixed(2)).join(', ')} |`;
+    return `| ${mdText(m)} | ${fmtStat(stat(f))} | ${f.map((v) => v.toFixed(2)).join(', ')} |`;
   });
   lines.push('### Final dev gold reward', '', '| method | mean ± sd | per seed |', '|---|---|---|', ...finals, '');
 
@@ -72,7 +77,7 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
   const ties = methods.map((m) => {
     const shares = runs.filter((r) => r.label === m).flatMap((r) => r.series('round/tie_share').map((p) => p.value));
     const fresh = runs.filter((r) => r.label === m).flatMap((r) => r.evals.map((e) => e.metrics['eval/gold_tie_share']).filter((v) => v !== undefined));
-    return `| ${m} | ${fmtStat(stat(shares))} | ${fmtStat(stat(fresh))} |`;
+    return `| ${mdText(m)} | ${fmtStat(stat(shares))} | ${fmtStat(stat(fresh))} |`;
   });
   lines.push('### Tied pairs', '', '| method | tie share of gold rounds (paid, train nothing) | tie share of fresh policy pairs |', '|---|---|---|', ...ties, '');
 
@@ -82,7 +87,7 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
       const vs = mine.flatMap((r) => r.series(name).map((p) => p.value));
       return vs.length ? `${stat(vs).mean.toFixed(2)} (${vs.length})` : '-';
     });
-    return `| ${m} | ${cells.join(' | ')} |`;
+    return `| ${mdText(m)} | ${cells.join(' | ')} |`;
   });
   lines.push(
     '### Time per event, seconds (mean, with the count of events)',

@@ -1,11 +1,19 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { redactSecrets } from '../util/secrets.js';
+import { describeWriteError } from '../util/atomic-write.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 /** File name of a run's database inside its folder. */
 export const RUN_DB = 'run.db';
 
 export type RunStatus = 'running' | 'done' | 'failed';
+
+/** A run database that cannot be opened or read; the message names the file. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
 export type Preference = 'a' | 'b' | 'tie';
 export type LabelSource = 'gold' | 'silver';
 /** initial: the offline set D_0; online: a rollout of an online step or gold round */
@@ -114,6 +122,35 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 type Row = Record<string, unknown>;
 
+const TABLES = ['meta', 'pairs', 'gold_ledger', 'labels', 'train_uses', 'metrics', 'checkpoints'];
+
+/**
+ * Why `dir` cannot be written: the errno of its deepest existing ancestor when the folder is
+ * missing (a read-only file system shows there, where mkdir would only say ENOENT), else `err`'s.
+ */
+function whyNotWritable(dir: string, err: unknown): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    accessSync(d, constants.W_OK);
+  } catch (probe) {
+    return `${d}: ${describeWriteError(probe)}`;
+  }
+  return describeWriteError(err);
+}
+
+/**
+ * SQLite treats an empty database file as a fresh one and drops its write-ahead log, which may
+ * hold the whole run: such a folder is refused before SQLite sees it.
+ */
+function assertWalKept(file: string): void {
+  const wal = `${file}-wal`;
+  const walSize = existsSync(wal) ? statSync(wal).size : 0;
+  if (walSize > 0 && statSync(file).size === 0) {
+    throw new StoreError(`${file} is empty but its write-ahead log ${RUN_DB}-wal holds ${walSize} bytes (an interrupted write?); both are left as they are`);
+  }
+}
+
 function pairFromRow(r: Row): PairRecord {
   return {
     id: r.id as string,
@@ -161,22 +198,43 @@ export class RunStore {
     this.db = db;
   }
 
-  /** Opens (creating when `create`) the store of run folder `dir`. */
+  /**
+   * Opens (creating when `create`) the store of run folder `dir`. A `readonly` store is opened
+   * read-only and must hold every table. Errors are StoreErrors naming the file.
+   */
   static open(dir: string, opts: { create?: boolean; readonly?: boolean } = {}): RunStore {
     const file = join(dir, RUN_DB);
     if (!existsSync(file)) {
-      if (!opts.create) throw new Error(`no run database at ${file}`);
-      mkdirSync(dir, { recursive: true });
+      if (!opts.create) throw new StoreError(`no run database at ${file}`);
+      try {
+        ensureDir(dir);
+      } catch (e) {
+        throw new StoreError(`cannot create the run folder ${dir}: ${whyNotWritable(dir, e)}`);
+      }
     }
-    const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: !opts.create });
-    if (!opts.readonly) {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      db.exec(SCHEMA);
+    const readonly = opts.readonly ?? false;
+    assertWalKept(file);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { readonly, fileMustExist: !opts.create });
+      if (!readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.pragma('foreign_keys = ON');
+        db.exec(SCHEMA);
+      }
+      db.pragma('busy_timeout = 5000');
+      const have = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all());
+      const missing = TABLES.filter((t) => !have.has(t));
+      if (missing.length) throw new StoreError(`${file}: not a complete run database (missing tables: ${missing.join(', ')}); an interrupted start?`);
+      return new RunStore(dir, db);
+    } catch (e) {
+      db?.close();
+      if (e instanceof StoreError) throw e;
+      const code = (e as { code?: string }).code;
+      const why = code === 'SQLITE_CANTOPEN' && !readonly ? `cannot open: ${whyNotWritable(dir, e)}` : (e as Error).message;
+      throw new StoreError(`${file}: ${why}`);
     }
-    db.pragma('busy_timeout = 5000');
-    return new RunStore(dir, db);
   }
 
   close(): void {
@@ -184,12 +242,18 @@ export class RunStore {
   }
 
   // ---- meta ----
+  /** Stores `value` as JSON, secret fields (apiKey, token, ...) redacted: no secret is ever written to run.db. */
   setMeta(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(redactSecrets(value)));
   }
   getMeta<T = unknown>(key: string): T | undefined {
     const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
-    return r === undefined ? undefined : (JSON.parse(r.value) as T);
+    if (r === undefined) return undefined;
+    try {
+      return JSON.parse(r.value) as T;
+    } catch (e) {
+      throw new StoreError(`${join(this.dir, RUN_DB)}: meta.${key} is not valid JSON (${(e as Error).message})`);
+    }
   }
 
   // ---- pairs ----

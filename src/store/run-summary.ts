@@ -6,8 +6,9 @@ import { processAlive } from '../util/process-alive.js';
 /** What `d2po runs` and `d2po runs show` print for one run. */
 export interface RunSummary {
   dir: string;
-  status: RunStatus;
-  /** why it failed (an error message, or the note that its process died) */
+  /** broken: the folder's run.db cannot be read as a run (the reason says why) */
+  status: RunStatus | 'broken';
+  /** why it failed or is broken (an error message, or the note that its process died) */
   reason?: string;
   method: string;
   task: string;
@@ -24,7 +25,33 @@ export interface RunSummary {
   last_eval: { step: number; gold_used: number; metrics: Record<string, number> } | null;
 }
 
+/** The summary of one run folder; a folder that cannot be read is a `broken` run with the reason, never an error. */
 export function summarizeRun(dir: string): RunSummary {
+  try {
+    return readSummary(dir);
+  } catch (e) {
+    return {
+      dir,
+      status: 'broken',
+      reason: (e as Error).message,
+      method: '?',
+      task: '?',
+      step: 0,
+      steps: 0,
+      gold_used: 0,
+      gold_budget: 0,
+      gold_labels: 0,
+      silver_labels: 0,
+      pairs: 0,
+      checkpoints: 0,
+      started_at: null,
+      updated_at: null,
+      last_eval: null,
+    };
+  }
+}
+
+function readSummary(dir: string): RunSummary {
   const store = RunStore.open(dir, { readonly: true });
   try {
     const config = store.getMeta<{ method: string; task: string; budget: { gold: number } }>('config');
@@ -32,7 +59,7 @@ export function summarizeRun(dir: string): RunSummary {
     let reason = store.getMeta<string>('error');
     const pid = store.getMeta<number>('pid');
     // a run whose process is gone without saying so was killed (SIGKILL, power loss)
-    if (status === 'running' && pid !== undefined && !processAlive(pid)) {
+    if (status === 'running' && pid !== undefined && !processAlive(pid, store.getMeta<number | null>('pid_start'))) {
       status = 'failed';
       reason = `process ${pid} is gone (killed?); continue it with d2po run --resume ${dir}`;
     }

@@ -7,28 +7,28 @@
  *     description?: string, generation?: { maxNewTokens: number } }
  * One of `reward`/`rewards` is required; `rewards` is used when present. Every member is checked
  * at load time and every returned value at call time, naming the module's path and the member:
- * a reward that is not a finite number is an error, never a silent zero.
+ * a reward that is not a finite number is an error, never a silent zero. Every call goes through
+ * callUser (user-call.ts): a timeout, and failures naming the module, the member and the item.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RewardInput, Split, Task } from './task.js';
+import { DEFAULT_USER_CALL_TIMEOUT_MS, TaskModuleError, callUser, describeThrown, describeValue as describe, withTimeout } from './user-call.js';
 
-export class TaskModuleError extends Error {
-  override name = 'TaskModuleError';
-}
+export { TaskModuleError } from './user-call.js';
 
 type Fn = (...args: never[]) => unknown;
 
-/** A value as an error message shows it: NaN stays "NaN" (JSON would print null). */
-function describe(v: unknown): string {
-  if (typeof v === 'function') return 'a function';
-  if (v === null || typeof v !== 'object' && typeof v !== 'string') return String(v);
-  const s = JSON.stringify(v);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+/** How an error message names one reward input. */
+function itemOf(i: number, item: RewardInput): string {
+  const p = item.prompt.length > 40 ? `${item.prompt.slice(0, 37)}...` : item.prompt;
+  return `item ${i} (prompt ${JSON.stringify(p)})`;
 }
 
-export async function loadCustomTask(path: string): Promise<Task> {
+export async function loadCustomTask(path: string, opts: { timeoutMs?: number } = {}): Promise<Task> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_USER_CALL_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw new TaskModuleError(`task module ${path}: timeout ${timeoutMs} ms, expected a positive number`);
   const abs = resolve(path);
   if (!existsSync(abs)) throw new TaskModuleError(`task module ${path}: file not found (${abs})`);
   const fail = (what: string): never => {
@@ -36,9 +36,12 @@ export async function loadCustomTask(path: string): Promise<Task> {
   };
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    // a top-level await that never settles is a hang like any other call
+    const imported = import(pathToFileURL(abs).href);
+    mod = (await withTimeout(imported, timeoutMs, () => new TaskModuleError(`task module ${path}: import did not settle within ${timeoutMs} ms`))) as Record<string, unknown>;
   } catch (err) {
-    return fail(`cannot be imported: ${(err as Error).message}`);
+    if (err instanceof TaskModuleError) throw err;
+    return fail(`cannot be imported: ${err instanceof Error ? err.message : describeThrown(err)}`);
   }
   const def = mod.default;
   if (def === undefined) fail('has no default export (expected `export default { name, prompts, reward }`)');
@@ -64,19 +67,17 @@ export async function loadCustomTask(path: string): Promise<Task> {
   const rewards = t.rewards as Fn | undefined;
 
   const checkReward = (v: unknown, member: string, i: number, item: RewardInput): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      const p = item.prompt.length > 40 ? `${item.prompt.slice(0, 37)}...` : item.prompt;
-      fail(`${member} returned ${describe(v)} for item ${i} (prompt ${JSON.stringify(p)}), expected a finite number`);
-    }
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${member} returned ${describe(v)} for ${itemOf(i, item)}, expected a finite number`);
     return v as number;
   };
+  const call = <T>(method: string, fn: () => T, item?: string) => callUser(fn, { module: path, method, item, timeoutMs });
 
   return {
     name,
     description: (t.description as string | undefined) ?? `custom task from ${path}`,
     generation,
     async prompts(split: Split) {
-      const out = await (prompts as (s: Split) => unknown).call(def, split);
+      const out = await call(`prompts('${split}')`, () => (prompts as (s: Split) => unknown).call(def, split));
       if (!Array.isArray(out)) fail(`prompts('${split}') returned ${describe(out)}, expected an array of strings`);
       (out as unknown[]).forEach((p, i) => {
         if (typeof p !== 'string') fail(`prompts('${split}')[${i}] is ${describe(p)}, expected a string`);
@@ -85,7 +86,7 @@ export async function loadCustomTask(path: string): Promise<Task> {
     },
     async rewards(batch: RewardInput[]) {
       if (rewards) {
-        const out = await (rewards as (b: RewardInput[]) => unknown).call(def, batch.map((b) => ({ ...b })));
+        const out = await call('rewards(pairs)', () => (rewards as (b: RewardInput[]) => unknown).call(def, batch.map((b) => ({ ...b }))), `${batch.length} pairs`);
         if (!Array.isArray(out) || out.length !== batch.length) {
           fail(`rewards(pairs) returned ${Array.isArray(out) ? `${out.length} values` : describe(out)} for ${batch.length} pairs, expected an array of ${batch.length} numbers`);
         }
@@ -94,7 +95,8 @@ export async function loadCustomTask(path: string): Promise<Task> {
       const out: number[] = [];
       // In order, one at a time: a reward may be stateful or rate-limited.
       for (const [i, b] of batch.entries()) {
-        out.push(checkReward(await (reward as (p: string, r: string) => unknown).call(def, b.prompt, b.response), 'reward(prompt, response)', i, b));
+        const member = 'reward(prompt, response)';
+        out.push(checkReward(await call(member, () => (reward as (p: string, r: string) => unknown).call(def, b.prompt, b.response), itemOf(i, b)), member, i, b));
       }
       return out;
     },

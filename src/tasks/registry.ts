@@ -17,6 +17,8 @@ export interface LoadTaskOptions {
   mathLenient?: boolean;
   /** contrastive-distillation: model folders (default: the shipped cd-large and cd-small), device. */
   contrastiveDistillation?: ContrastiveDistillationOptions;
+  /** custom tasks: most milliseconds one call into the module may take (default 5 minutes) */
+  timeoutMs?: number;
 }
 
 interface Builtin {
@@ -45,12 +47,24 @@ export function looksLikePath(s: string): boolean {
   return /[\\/]/.test(s) || /\.(m?[jt]s|cjs)$/.test(s);
 }
 
-export async function loadTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<Task> {
-  const builtin = BUILTINS.find((b) => b.name === nameOrPath);
-  if (builtin) return builtin.create(opts);
-  if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath);
-  throw new Error(
+function unknownTask(nameOrPath: string): Error {
+  return new Error(
     `unknown task '${nameOrPath}': built-in tasks are ${BUILTINS.map((b) => b.name).join(', ')}; ` +
       'a custom task is a path to a module, e.g. ./my-task.mjs',
   );
+}
+
+/** The shipped model a run of this task starts from when none is given; custom tasks start from policy-base. */
+export function baseModelOf(nameOrPath: string): string {
+  const builtin = BUILTINS.find((b) => b.name === nameOrPath);
+  if (builtin) return builtin.baseModel;
+  if (looksLikePath(nameOrPath)) return 'policy-base';
+  throw unknownTask(nameOrPath);
+}
+
+export async function loadTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<Task> {
+  const builtin = BUILTINS.find((b) => b.name === nameOrPath);
+  if (builtin) return builtin.create(opts);
+  if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath, { timeoutMs: opts.timeoutMs });
+  throw unknownTask(nameOrPath);
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { cpuFlags, readCpuinfo } from './cpu-features.js';
 
 /**
  * OpenBLAS 0.3.21 (Debian bookworm) does not recognise recent x86 CPUs and falls back to a
@@ -7,7 +8,7 @@ import { readFileSync } from 'node:fs';
  * A value the user set is left alone.
  */
 export function chooseOpenblasCoretype(cpuinfo: string): string | undefined {
-  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '').trim().split(/\s+/));
+  const flags = cpuFlags(cpuinfo);
   if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.has(f))) return 'SkylakeX';
   if (flags.has('avx2') && flags.has('fma')) return 'Haswell';
   return undefined;
@@ -17,12 +18,8 @@ export function chooseOpenblasCoretype(cpuinfo: string): string | undefined {
 export function configureBlasEnv(): { coretype?: string; chosen: boolean } {
   const given = process.env.OPENBLAS_CORETYPE;
   if (given || process.platform !== 'linux' || process.arch !== 'x64') return { coretype: given, chosen: false };
-  let cpuinfo = '';
-  try {
-    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    return { chosen: false };
-  }
+  const cpuinfo = readCpuinfo();
+  if (!cpuinfo) return { chosen: false };
   const coretype = chooseOpenblasCoretype(cpuinfo);
   if (coretype) process.env.OPENBLAS_CORETYPE = coretype;
   return { coretype, chosen: coretype !== undefined };

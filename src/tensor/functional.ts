@@ -1,3 +1,4 @@
+import { autocast } from './modes.js';
 import { ops } from './native.js';
 import { w, type Tensor } from './tensor.js';
 
@@ -9,6 +10,15 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
 /** x @ weight.T + bias, weight in torch layout [out, in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return w(ops.linear(x.h, weight.h, bias ? bias.h : null));
+}
+
+/**
+ * linear in float32 whatever the autocast state, for scalar heads (reward, value) whose outputs
+ * become decisions: under bf16 autocast a score keeps 8 significant bits, so scores near 7 move
+ * in steps of 0.03 and close pairs tie exactly. Differentiable as linear is.
+ */
+export function linearFloat32(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return autocast(() => linear(x.to('float32'), weight, bias), { enabled: false });
 }
 
 export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {

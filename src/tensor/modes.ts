@@ -60,6 +60,16 @@ export function autocast<T>(fn: () => T, opts?: { dtype?: 'bfloat16'; enabled?: 
   }
 }
 
+/**
+ * Drops autocast's bf16 copies of weights. Autocast casts each float32 weight once per region
+ * and reuses the copy, keyed on the tensor rather than its values, so a weight changed in place
+ * inside a region (an optimiser step, a load) would otherwise be seen as it was before. Every
+ * in-place weight update calls this.
+ */
+export function weightsChanged(): void {
+  N.autocastClearCache();
+}
+
 /** Native tensors currently alive (not disposed and not yet collected). */
 export function liveTensorCount(): number {
   return N.liveCount();

@@ -40,6 +40,7 @@ export interface Native {
   inferenceModeExit(token: InferenceToken): void;
   autocastEnter(dtype: number, enabled: boolean): [boolean, number, boolean, number];
   autocastExit(cpuEnabled: boolean, cpuDtype: number, cudaEnabled: boolean, cudaDtype: number): void;
+  autocastClearCache(): void;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
@@ -70,7 +71,7 @@ function load(): Native {
   }
   const native = createRequire(import.meta.url)(path) as Native;
   // an addon built from older sources lacks newer functions: say so once, not as a TypeError mid-run
-  const missing = (['mallocTrim', 'mallocStats'] as const).filter((f) => typeof native[f] !== 'function');
+  const missing = (['mallocTrim', 'mallocStats', 'autocastClearCache'] as const).filter((f) => typeof native[f] !== 'function');
   if (missing.length) throw new Error(`d2po: the libtorch addon (${path}) is older than the sources (no ${missing.join(', ')}). Run \`npm run install\` to rebuild it.`);
   return native;
 }

@@ -1,5 +1,5 @@
 import { stack, zerosLike } from './create.js';
-import { noGrad } from './modes.js';
+import { noGrad, weightsChanged } from './modes.js';
 import { scope } from './scope.js';
 import type { Tensor } from './tensor.js';
 
@@ -61,6 +61,7 @@ export class AdamW {
         g.dispose();
       });
     });
+    weightsChanged();
   }
 
   zeroGrad(): void {

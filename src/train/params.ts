@@ -1,4 +1,4 @@
-import { noGrad, scope, type Tensor } from '../tensor/index.js';
+import { noGrad, scope, weightsChanged, type Tensor } from '../tensor/index.js';
 
 /** Copies saved tensors into live parameters of the same names (every name must be saved, same shapes). */
 export function copyNamed(params: [string, Tensor][], state: Map<string, Tensor>): void {
@@ -13,4 +13,5 @@ export function copyNamed(params: [string, Tensor][], state: Map<string, Tensor>
       }
     }),
   );
+  weightsChanged();
 }

@@ -1,4 +1,4 @@
-import { AdamW, clipGradNorm, linear, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
+import { AdamW, clipGradNorm, linearFloat32, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM } from '../model/index.js';
 import { Rng } from '../util/rng.js';
 import { pack, type Packed } from './pack.js';
@@ -110,7 +110,7 @@ export class PpoTrainer {
       .logSoftmax(1)
       .gather(1, tensor(target, { shape: [B * R, 1], dtype: 'int64', device }))
       .reshape([B, R]);
-    const v = values ? linear(h.to('float32'), this.valueWeight, this.valueBias).reshape([B, R]) : null;
+    const v = values ? linearFloat32(h, this.valueWeight, this.valueBias).reshape([B, R]) : null;
     return { logprobs, values: v };
   }
 

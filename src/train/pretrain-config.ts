@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_SEED } from '../util/rng.js';
 
 const posInt = z.number().int().positive();
 
@@ -42,7 +43,7 @@ export const pretrainConfigSchema = z.strictObject({
   gradClip: z.number().nonnegative().default(1),
   /** bfloat16 autocast for forward and backward (weights and optimizer stay float32). */
   bf16: z.boolean().default(false),
-  seed: z.number().int().nonnegative().default(0),
+  seed: z.number().int().nonnegative().max(MAX_SEED).default(0),
   /** Held-out perplexity on dev every this many steps (0: only at the end). */
   evalEvery: z.number().int().nonnegative().default(0),
   /** Cap on dev tokens per intermediate evaluation (the final one uses the whole split). */

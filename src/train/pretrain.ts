@@ -11,7 +11,7 @@
  * tokenizer_config.json (the HF layout), optimizer.safetensors and trainer_state.json. The final
  * model goes to OUT itself (HF layout plus eval.json), without optimizer state.
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
@@ -31,6 +31,7 @@ import { hashSeed } from '../util/rng.js';
 import { Progress } from '../cli/progress.js';
 import { cosineLr } from './schedule.js';
 import { parsePretrainConfig, type PretrainConfig } from './pretrain-config.js';
+import { ensureDir } from '../util/ensure-dir.js';
 
 export const CHECKPOINT_FORMAT = 'd2po-pretrain-checkpoint';
 
@@ -153,7 +154,7 @@ async function saveCheckpoint(
   state: TrainerState,
   tokenizerPath: string,
 ): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  ensureDir(dir);
   await saveModel(dir, model, { tokenizerJson: await readFile(tokenizerPath, 'utf8') });
   await copyTokenizerConfig(tokenizerPath, dir);
   const tensors = new Map<string, Tensor>();
@@ -380,7 +381,7 @@ export async function pretrain(configOrNull: PretrainConfig | null, opts: Pretra
       2,
     ) + '\n',
   );
-  await mkdir(ckpt, { recursive: true });
+  ensureDir(ckpt);
   await writeFile(join(ckpt, 'trainer_state.json'), JSON.stringify(state, null, 1) + '\n');
   model.dispose();
   return r;

@@ -1,4 +1,4 @@
-import { linear, tensor, type Tensor } from '../tensor/index.js';
+import { linearFloat32, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM, PairBatch } from '../model/index.js';
 import { Rng } from '../util/rng.js';
 import { pack } from './pack.js';
@@ -42,7 +42,8 @@ export class RewardModel {
     const hidden = this.backbone.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
       attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
     });
-    const perToken = linear(hidden.to('float32'), this.weight, this.bias).squeeze(2); // [B, L]
+    // head and pooling in float32 under autocast too: the scores' margins pick gold queries and silver labels
+    const perToken = linearFloat32(hidden, this.weight, this.bias).squeeze(2); // [B, L]
     if (this.pooling === 'last') return perToken.gather(1, tensor(k.last, { shape: [B, 1], dtype: 'int64', device })).squeeze(1);
     const summed = perToken.mul(tensor(k.responsePositions, { shape: [B, L], dtype: 'float32', device })).sum([1]);
     if (this.pooling === 'sum') return summed;

@@ -2,6 +2,9 @@
  * Small seeded PRNG (mulberry32) for reproducible choices outside libtorch: prompt order,
  * random gold selection, bootstrap resamples. Deterministic for a given seed.
  */
+/** Seeds are 32-bit: libtorch's generator and hashSeed keep the low 32 bits, so larger ones would repeat smaller ones. */
+export const MAX_SEED = 2 ** 32 - 1;
+
 export class Rng {
   private s: number;
   constructor(seed: number) {

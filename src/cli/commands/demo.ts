@@ -6,6 +6,7 @@ import { runLoop } from '../../d2po/loop.js';
 import { loadTask } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
+import { MAX_SEED } from '../../util/rng.js';
 import { byGoldUsed, goldTable, readRunCurve } from '../../report/curves.js';
 
 /**
@@ -58,8 +59,8 @@ export const demo: Command = {
       },
       strict: true,
     });
-    const int = (flag: 'seed' | 'gold-budget' | 'initial-gold' | 'rounds' | 'steps', dflt: number) => numberFlag(flag, values[flag], dflt, { integer: true, min: 0 });
-    const seed = int('seed', 0);
+    const int = (flag: 'gold-budget' | 'initial-gold' | 'rounds' | 'steps', dflt: number) => numberFlag(flag, values[flag], dflt, { integer: true, min: 0 });
+    const seed = numberFlag('seed', values.seed, 0, { integer: true, min: 0, max: MAX_SEED });
     const budget = { gold: int('gold-budget', DEMO.gold), initial: int('initial-gold', DEMO.initial), rounds: int('rounds', DEMO.rounds), steps: int('steps', DEMO.steps) };
     const root = resolve((values.out as string | undefined) ?? join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`));
     const model = resolve(resolveModelPath((values.model as string | undefined) ?? 'policy-base'));

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { chooseOpenblasCoretype } from '../../tensor/blas-env.js';
+import { readCpuinfo } from '../../tensor/cpu-features.js';
 import type { BackendInfo } from '../../tensor/index.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
@@ -82,7 +82,7 @@ export function doctorWarnings(r: Omit<DoctorReport, 'warnings'>): string[] {
   if (r.bf16Gflops < r.fp32Gflops) {
     w.push(
       `bf16 matmul (${r.bf16Gflops.toFixed(0)} GFLOP/s) is slower than fp32 (${r.fp32Gflops.toFixed(0)}): ` +
-        'this CPU lacks fast bf16 (AVX512-BF16/AMX), so bf16 autocast will not speed training up here.',
+        'this CPU lacks fast bf16 (AVX512-BF16/AMX), so bf16 autocast would slow runs down here (d2po run leaves it off on such CPUs).',
     );
   }
   return w;
@@ -106,12 +106,7 @@ export const doctor: Command = {
     const T = await import('../../tensor/index.js');
     const fp32Gflops = matmulGflops(T, size, reps, 'float32');
     const bf16Gflops = matmulGflops(T, size, reps, 'bfloat16');
-    let cpuinfo = '';
-    try {
-      cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-    } catch {
-      // not Linux: no core type advice
-    }
+    const cpuinfo = readCpuinfo();
     const recommendedCoretype = chooseOpenblasCoretype(cpuinfo);
     const base = { ...T.backendInfo(), ...(recommendedCoretype ? { recommendedCoretype } : {}), cores: availableParallelism(), loadAverage: loadavg()[0], size, fp32Gflops, bf16Gflops };
     const report: DoctorReport = { ...base, warnings: doctorWarnings(base) };

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, parseFlags, type Command } from '../command.js';
 import { findRuns } from '../../store/run-summary.js';
 import { readRunCurve } from '../../report/curves.js';
 import { writeReport } from '../../report/report.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 
 const help = `usage: d2po report [NAME=]DIR... [--out DIR]
 
@@ -40,7 +40,7 @@ export const report: Command = {
     });
     const out = parsed.values.out ?? 'report';
     const { markdown, files } = await writeReport(runs, out);
-    await writeFile(join(out, 'report.md'), markdown + '\n');
+    await writeFileAtomic(join(out, 'report.md'), markdown + '\n');
     console.log(markdown);
     console.error(`wrote ${join(out, 'report.md')}${files.length ? ` and ${files.length} charts` : ''}`);
     return 0;

@@ -1,34 +1,22 @@
-import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
 import { loadTask } from '../../tasks/registry.js';
 import type { RewardInput } from '../../tasks/task.js';
+import { JsonlError, readJsonl } from '../../util/jsonl.js';
+import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
-const Line = z.object({ prompt: z.string(), response: z.string() });
+const Line = z.strictObject({ prompt: z.string(), response: z.string() });
 
-/** Parse JSONL of {"prompt","response"}; throws UsageError naming file and line. A final empty line is allowed. */
-export function parseRewardInput(text: string, file: string): RewardInput[] {
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
-  return lines.map((line, i) => {
-    const where = `${file}:${i + 1}`;
-    if (line.trim() === '') throw new UsageError(`${where}: empty line (expected {"prompt": ..., "response": ...})`);
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (err) {
-      throw new UsageError(`${where}: not valid JSON (${(err as Error).message})`);
-    }
-    const r = Line.safeParse(json);
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      const field = issue.path.join('.') || '(line)';
-      throw new UsageError(`${where}: field '${field}': ${issue.message} (expected {"prompt": string, "response": string})`);
-    }
-    return { prompt: r.data.prompt, response: r.data.response };
-  });
+/** The {"prompt","response"} lines of a JSONL file ('-' = stdin); a UsageError naming the file, line and field. */
+export async function readRewardInput(file: string): Promise<RewardInput[]> {
+  try {
+    return (await readJsonl(file, Line, '{"prompt": string, "response": string}')).map((r) => r.value);
+  } catch (err) {
+    if (err instanceof JsonlError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 export const rewardCommand: Command = {
@@ -39,6 +27,8 @@ export const rewardCommand: Command = {
 
 Computes the gold reward of each pair. Input: one JSON object per line,
   {"prompt": "...", "response": "..."}
+Blank lines are skipped; a BOM and CRLF line ends are fine; fields other than prompt and
+response, and text that is not UTF-8, are errors naming the line.
 Output (stdout unless --output): one line per input line, in order,
   {"reward": number}
 A malformed line is reported with its line number and nothing is scored.
@@ -46,7 +36,7 @@ A malformed line is reported with its line number and nothing is scored.
 options:
   --task NAME|PATH   a built-in task (see \`d2po tasks\`) or a custom task module
   --input FILE       the JSONL input ("-" reads stdin)
-  --output FILE      write the rewards here instead of stdout
+  --output FILE      write the rewards here (whole or not at all) instead of stdout
   --batch-size N     pairs per reward call (default 32)
   --lenient          math only: the authors' lenient scoring (extra steps free)
   --cd-large DIR     contrastive-distillation only: the large model (default: shipped cd-large)
@@ -86,13 +76,9 @@ Built-in tasks: d2po tasks. Reward definitions: docs/tasks.md.`,
     const task = await loadTask(values.task, { mathLenient: values.lenient, contrastiveDistillation: cd }).catch((err: Error) => {
       throw new UsageError(err.message);
     });
-    let text: string;
-    try {
-      text = values.input === '-' ? await readStdin() : await readFile(values.input, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read --input ${values.input}: ${(err as Error).message}`);
-    }
-    const pairs = parseRewardInput(text, values.input === '-' ? '<stdin>' : values.input);
+    const problem = values.output ? outputPathProblem(values.output) : null;
+    if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
+    const pairs = await readRewardInput(values.input);
 
     const lines: string[] = [];
     const t0 = performance.now();
@@ -107,7 +93,7 @@ Built-in tasks: d2po tasks. Reward definitions: docs/tasks.md.`,
       }
     }
     const s = (performance.now() - t0) / 1000;
-    if (values.output) await writeFile(values.output, lines.join(''));
+    if (values.output) await writeFileAtomic(values.output, lines.join(''));
     else process.stdout.write(lines.join(''));
     console.error(
       `${task.name}: ${pairs.length} pairs, mean reward ${pairs.length ? (sum / pairs.length).toFixed(4) : 'n/a'}, ${s.toFixed(2)} s` +
@@ -116,9 +102,3 @@ Built-in tasks: d2po tasks. Reward definitions: docs/tasks.md.`,
     return 0;
   },
 };
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -1,15 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { UsageError, type Command } from '../command.js';
-import { METHODS, setPath, ConfigError, type RunConfig } from '../../d2po/config.js';
+import { METHODS, setPath, validateConfig, ConfigError, type RunConfig } from '../../d2po/config.js';
 import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
 import { describePlan, runLoop } from '../../d2po/loop.js';
 import { RunStore } from '../../store/run-store.js';
-import { builtinTasks, loadTask, looksLikePath } from '../../tasks/registry.js';
+import { baseModelOf, loadTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
+import { redactSecrets } from '../../util/secrets.js';
 
 /** Flags that set one config field each: flag -> [path, parser]. */
 const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> = {
@@ -39,7 +41,7 @@ const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> =
 };
 
 const help = `usage: d2po run [--config FILE] [--method M] [--task NAME|PATH] [--model DIR] [flags]
-       d2po run --resume DIR
+       d2po run --resume DIR [--force] [--device D] [--threads N]
 
 Runs one method of the D2PO paper's Table 1 (Algorithm 1 and its baselines), storing every
 rollout pair, label, gold purchase, metric and checkpoint in DIR/run.db. The config is the
@@ -53,7 +55,8 @@ options:
   --method M               one of the methods above (default d2po)
   --task NAME|PATH         built-in task (d2po tasks) or a task module path
   --model DIR|NAME         policy base model folder or shipped model name (d2po models); a
-                           built-in task defaults to its base model (d2po tasks)
+                           built-in task defaults to its base model (d2po tasks), a custom
+                           task to policy-base
   --gold-budget P          total gold labels, initial offline set included
   --initial-gold N|all     gold labels of the initial offline set (warm start), counted in P
   --rounds T               online gold rounds (T_P)
@@ -71,17 +74,30 @@ options:
   --eval-every K           evaluate every K steps (and at the start and end)
   --checkpoint-every K     checkpoint every K steps (and after the warm start and at the end)
   --seed S                 seed of every random choice (default 0)
-  --threads N              libtorch threads (default: libtorch's choice)
-  --device D               cpu | cuda | cuda:N
+  --threads N              libtorch threads, at most this machine's CPUs (default: libtorch's
+                           choice); allowed on resume
+  --device D               cpu | cuda | cuda:N; allowed on resume (recorded in the run)
   --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
   --out DIR                run folder (default runs/<method>-<task>-seed<S>)
-  --resume DIR             continue a killed run from its last checkpoint, reusing its gold labels
+  --resume DIR             continue a killed run from its newest checkpoint that can be restored,
+                           reusing its gold labels
+  --force                  with --resume: resume although the run's recorded process is alive,
+                           or restart from step 0 when no checkpoint can be restored
   --print-config           print the resolved config as JSON and exit
   --no-progress            no progress bar
   --json                   print the final result as JSON
 
 Gold labels are committed to the store before anything uses them; the ledger ends with exactly
 P labels. Inspect a run with d2po runs show DIR.`;
+
+/** Flags that --resume accepts besides itself: output options, and where and how wide the run goes on. */
+const RESUME_FLAGS = ['--resume', '--no-progress', '--json', '--force', '--device', '--threads'];
+
+/** More libtorch threads than CPUs only adds contention (100000 would start thousands of threads). */
+function checkThreads(threads: number, hint: string): void {
+  const max = availableParallelism();
+  if (threads > max) throw new UsageError(`threads: ${threads} is more than this machine's ${max} CPUs; give at most ${max}, or 0 for libtorch's default${hint}`);
+}
 
 function parseValue(flag: string, raw: string, kind: 'int' | 'num' | 'str' | 'initial'): unknown {
   if (kind === 'str') return raw;
@@ -116,6 +132,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     'print-config': { type: 'boolean' },
     'no-progress': { type: 'boolean' },
     json: { type: 'boolean' },
+    force: { type: 'boolean' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
   let values: Record<string, unknown>;
@@ -141,7 +158,13 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     setPath(user, s.slice(0, eq), v);
   }
   if (user.method === undefined) user.method = 'd2po';
-  if (user.model === undefined) user.model = builtinTasks.find((t) => t.name === user.task)?.baseModel;
+  if (user.model === undefined && typeof user.task === 'string') {
+    try {
+      user.model = baseModelOf(user.task);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   // absolute paths in the stored config, so that --resume works from any folder
   if (typeof user.model === 'string') user.model = resolve(resolveModelPath(user.model));
   const disc = user.discriminator as Record<string, unknown> | undefined;
@@ -160,19 +183,29 @@ export const run: Command = {
   help,
   async run(argv) {
     const { user, source, values } = configFromArgs(argv);
-    let config: RunConfig | null = null;
+    let config: RunConfig;
     let dir: string;
+    if (values.force && !values.resume) throw new UsageError('--force goes with --resume DIR');
+    let resumeChanges: Partial<Pick<RunConfig, 'device' | 'threads'>> = {};
     if (values.resume) {
-      if (argv.some((a) => a.startsWith('--') && !['--resume', '--no-progress', '--json'].includes(a.split('=')[0])))
-        throw new UsageError('--resume continues a run with its stored config; give no other config flags');
+      if (argv.some((a) => a.startsWith('--') && !RESUME_FLAGS.includes(a.split('=')[0])))
+        throw new UsageError(`--resume continues a run with its stored config; give no other config flags than ${RESUME_FLAGS.slice(1).join(', ')}`);
       dir = values.resume as string;
       const store = RunStore.open(dir, { readonly: true });
-      config = store.getMeta<RunConfig>('config') ?? null;
+      const stored = store.getMeta<RunConfig>('config') ?? null;
       store.close();
-      if (!config) throw new UsageError(`--resume ${dir}: no run config stored there`);
+      if (!stored) throw new UsageError(`--resume ${dir}: no run config stored there`);
+      // the machine may differ from the one the run started on: where and how wide it runs may change
+      resumeChanges = { ...(user.device !== undefined && { device: user.device as string }), ...(user.threads !== undefined && { threads: user.threads as number }) };
+      for (const [k, v] of Object.entries(resumeChanges)) if (stored[k as keyof RunConfig] !== v) console.error(`resuming with ${k}: ${stored[k as keyof RunConfig]} -> ${v}`);
+      try {
+        config = validateConfig({ ...stored, ...resumeChanges }, `--resume ${dir}`);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
     } else {
       if (user.task === undefined) throw new UsageError('--task is required (or give it in --config)');
-      if (user.model === undefined) throw new UsageError(`--model is required for the custom task ${user.task} (or give it in --config)`);
       try {
         config = resolveConfig(user, source);
       } catch (e) {
@@ -181,15 +214,16 @@ export const run: Command = {
       }
       dir = config.out;
     }
+    checkThreads(config.threads, values.resume ? ' (give --threads N with --resume)' : '');
     if (values['print-config']) {
-      console.log(JSON.stringify(config, null, 2));
+      console.log(JSON.stringify(redactSecrets(config), null, 2));
       return 0;
     }
-    const task = await loadTask(config.task);
+    const task = await loadTask(config.task, { timeoutMs: config.taskTimeoutMs });
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
-      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), task, gold, progress: !values['no-progress'] });
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
       if (values.json) console.log(JSON.stringify(res));
       else
         console.log(

@@ -5,7 +5,8 @@ const help = `usage: d2po runs [ROOT] [--json]
        d2po runs show DIR [--json]
 
 Lists the run folders under ROOT (default runs/): status (running, done or failed; a run whose
-process died shows as failed), method, step/steps, gold labels used against the budget, and the
+process died shows as failed; a folder whose run.db cannot be read shows as broken, with the
+reason on stderr and in 'show' and --json), method, step/steps, gold labels used against the budget, and the
 last evaluation's dev gold reward. 'show' prints one run in full.
 
 options:
@@ -60,7 +61,10 @@ export const runs: Command = {
     const root = positionals[0] ?? 'runs';
     const list = findRuns(root).map(summarizeRun);
     if (values.json) console.log(JSON.stringify(list, null, 2));
-    else console.log(list.length ? table(list) : `no runs under ${root}`);
+    else {
+      console.log(list.length ? table(list) : `no runs under ${root}`);
+      for (const r of list) if (r.status === 'broken') console.error(`broken: ${r.reason}`);
+    }
     return 0;
   },
 };

@@ -1,5 +1,6 @@
-import { loadModel, sample as sampleModel } from '../../model/index.js';
+import { loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
+import { MAX_SEED } from '../../util/rng.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po sample --model DIR|NAME --prompt TEXT [options]
@@ -50,13 +51,15 @@ export const sample: Command = {
       temperature: numberFlag('temperature', values.temperature, 1),
       topK: numberFlag('top-k', values['top-k'], 0, { integer: true }),
       topP: numberFlag('top-p', values['top-p'], 1),
-      seed: numberFlag('seed', values.seed, 0, { integer: true }),
+      seed: numberFlag('seed', values.seed, 0, { integer: true, min: 0, max: MAX_SEED }),
     };
     const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
     try {
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
       const ids = tokenizer.encodePrompt(values.prompt, config.bos_token_id);
       if (ids.length === 0) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
+      const vocabError = vocabularyError(ids, config);
+      if (vocabError) throw new UsageError(`${dir}: ${vocabError}`);
       // the default (50) shrinks to fit a small model's context; an explicit value is checked
       if (values['max-new-tokens'] === undefined) opts.maxNewTokens = Math.max(0, Math.min(50, model.contextLength - ids.length));
       if (ids.length + opts.maxNewTokens > model.contextLength) {

@@ -1,10 +1,10 @@
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { loadModel, responseLogprobs, type LoadedModel } from '../../model/index.js';
+import { loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
+import { JsonlError, readJsonl } from '../../util/jsonl.js';
+import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
 const help = `usage: d2po score --model DIR|NAME --input FILE.jsonl [--output FILE] [--batch-size N]
 
@@ -14,6 +14,8 @@ config.json + model.safetensors, and tokenizer.json for text input).
 Each input line is one of
   {"prompt": "text", "response": "text"}        (needs DIR/tokenizer.json)
   {"prompt_ids": [int...], "response_ids": [int...]}
+Blank lines are skipped; a BOM and CRLF line ends are fine; unknown fields and text that is not
+UTF-8 are errors naming the line.
 Each output line (same order) is
   {"logprob": number, "token_logprobs": [number...]}
 with one log-prob per response token (natural log). Text prompts are encoded with the
@@ -24,7 +26,7 @@ replaced by the bos_token_id.
 options:
   --model DIR|NAME   model folder, or a shipped model's name (d2po models)
   --input FILE       JSONL input
-  --output FILE      write results here (default: stdout)
+  --output FILE      write results here, whole or not at all (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
 `;
 
@@ -35,46 +37,38 @@ const lineSchema = z.union([
 
 type Pair = { prompt: number[]; response: number[] };
 
-/** Parses and tokenizes every line up front, so a bad line fails before any scoring. */
-export function parseScoreInput(text: string, file: string, loaded: LoadedModel): Pair[] {
+/** Reads, checks and tokenizes every line up front, so a bad line fails before any scoring. */
+export async function readScoreInput(file: string, loaded: LoadedModel): Promise<Pair[]> {
   const { tokenizer, config } = loaded;
   const vocab = config.vocab_size;
-  const pairs: Pair[] = [];
-  const lines = text.split('\n');
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '') return;
-    const where = `${file}:${i + 1}`;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (err) {
-      throw new UsageError(`${where}: not valid JSON (${(err as Error).message})`);
-    }
-    const parsed = lineSchema.safeParse(json);
-    if (!parsed.success) {
-      throw new UsageError(`${where}: expected {"prompt": string, "response": string} or {"prompt_ids": int[], "response_ids": int[]}`);
-    }
+  let rows;
+  try {
+    rows = await readJsonl(file, lineSchema, '{"prompt": string, "response": string} or {"prompt_ids": int[], "response_ids": int[]}');
+  } catch (err) {
+    if (err instanceof JsonlError) throw new UsageError(err.message);
+    throw err;
+  }
+  return rows.map(({ line, value }) => {
+    const where = `${file}:${line}`;
     let pair: Pair;
-    if ('prompt' in parsed.data) {
+    if ('prompt' in value) {
       if (!tokenizer) throw new UsageError(`${where}: text input needs a tokenizer, but ${loaded.dir} has no tokenizer.json (give prompt_ids/response_ids instead)`);
-      pair = { prompt: tokenizer.encodePrompt(parsed.data.prompt, config.bos_token_id), response: tokenizer.encode(parsed.data.response) };
+      pair = { prompt: tokenizer.encodePrompt(value.prompt, config.bos_token_id), response: tokenizer.encode(value.response) };
     } else {
-      pair = { prompt: parsed.data.prompt_ids, response: parsed.data.response_ids };
+      pair = { prompt: value.prompt_ids, response: value.response_ids };
     }
     if (pair.prompt.length === 0) {
       if (config.bos_token_id === null) throw new UsageError(`${where}: empty prompt and the model has no bos_token_id to start it`);
       pair.prompt = [config.bos_token_id];
     }
-    const badId = [...pair.prompt, ...pair.response].find((t) => t >= vocab);
-    if (badId !== undefined) throw new UsageError(`${where}: token id ${badId} is outside the vocabulary (size ${vocab})`);
+    const vocabError = vocabularyError([...pair.prompt, ...pair.response], config);
+    if (vocabError) throw new UsageError(`${where}: ${vocabError}`);
     const len = pair.prompt.length + pair.response.length;
     if (len > loaded.model.contextLength) {
       throw new UsageError(`${where}: ${pair.prompt.length} prompt + ${pair.response.length} response = ${len} tokens, longer than the model's context of ${loaded.model.contextLength}`);
     }
-    pairs.push(pair);
+    return pair;
   });
-  return pairs;
 }
 
 export const score: Command = {
@@ -95,15 +89,12 @@ export const score: Command = {
     if (!values.model) throw new UsageError('--model DIR|NAME is required');
     if (!values.input) throw new UsageError('--input FILE.jsonl is required');
     const batchSize = numberFlag('batch-size', values['batch-size'], 16, { integer: true, min: 1 });
-    let text: string;
-    try {
-      text = await readFile(values.input, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read --input ${values.input}: ${(err as Error).message}`);
-    }
+    const problem = values.output ? outputPathProblem(values.output) : null;
+    if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
     const loaded = await loadModel(resolveModelPath(values.model));
-    const pairs = parseScoreInput(text, values.input, loaded);
-    const out = values.output ? createWriteStream(values.output) : process.stdout;
+    const pairs = await readScoreInput(values.input, loaded);
+    // a file output is written whole at the end (never cut by a full disk); stdout as it goes
+    const lines: string[] = [];
     try {
       for (let i = 0; i < pairs.length; i += batchSize) {
         const chunk = pairs.slice(i, i + batchSize);
@@ -116,12 +107,14 @@ export const score: Command = {
             return chunk.map((p, b) => ({ logprob: sums[b], token_logprobs: Array.from(flat.subarray(b * R, b * R + p.response.length)) }));
           }),
         );
-        for (const row of rows) out.write(JSON.stringify(row) + '\n');
+        const text = rows.map((row) => JSON.stringify(row) + '\n').join('');
+        if (values.output) lines.push(text);
+        else process.stdout.write(text);
       }
     } finally {
       loaded.model.dispose();
-      if (out !== process.stdout) await new Promise<void>((res, rej) => (out as NodeJS.WritableStream).end((err?: Error) => (err ? rej(err) : res())));
     }
+    if (values.output) await writeFileAtomic(values.output, lines.join(''));
     return 0;
   },
 };
