@@ -90,7 +90,7 @@ const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
 const train = await samplePairs(policy, Math.max(...sizes), 1);
 const fresh = await samplePairs(policy, nTest, 2);
 const tieShare = (ps: Pair[]) => ps.filter((p) => p.gold === 0).length / ps.length;
-console.error(`[${secs()}s] sampled ${train.length} training and ${fresh.length} fresh base-model pairs`);
+console.error(`[${secs()}s] sampled ${train.length} training and ${fresh.length} fresh base-model pairs (gold ties ${(tieShare(fresh) * 100).toFixed(0)}%)`);
 
 // the moved policy: the preset's DPO warm start on the first nWarm labels, then fresh pairs from
 // it (the base pairs are already drawn, and every discriminator loads its backbone from disk)
