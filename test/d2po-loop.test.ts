@@ -127,6 +127,31 @@ test('ensemble discriminator with disagreement selection, k = 3 best-vs-worst an
   rmSync(root, { recursive: true });
 });
 
+test('d2po with the bow discriminator runs end to end with exact gold accounting; its state is checkpointed', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const dir = join(root, 'run');
+  const base = config('d2po', dir);
+  const c = resolveConfig({ ...base, discriminator: { ...base.discriminator, kind: 'bow' } });
+  const before = liveTensorCount();
+  const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  assert.equal(liveTensorCount(), before, 'every tensor of the run is freed');
+  assert.equal(res.goldUsed, 20);
+  const s = RunStore.open(dir);
+  const ledger = s.ledger();
+  assert.equal(ledger.length, 20, 'ledger holds exactly P labels');
+  assert.ok(ledger.every((e) => e.answeredAt !== null && e.attempts === 1), 'each bought once');
+  assert.equal(s.uses({ target: 'discriminator', source: 'silver' }).length, 0, 'no silver label trains the discriminator');
+  assert.ok(s.uses({ target: 'discriminator', source: 'gold' }).length > 0);
+  const online = [...s.pairsOfRound(1), ...s.pairsOfRound(2)];
+  assert.ok(online.length > 0 && online.every((p) => p.scoresA!.length === 1), 'one score per pair side');
+  assert.ok(online.some((p) => p.scoresA![0] !== p.scoresB![0]), 'the trained bow tells responses apart');
+  const ck = s.checkpoints();
+  assert.equal(ck.at(-1)!.step, res.steps);
+  assert.ok(existsSync(join(dir, ck.at(-1)!.path, 'discriminator', 'bow.safetensors')));
+  s.close();
+  rmSync(root, { recursive: true });
+});
+
 test('variant options: IPO loss, rollouts from the initial policy, random batch-local selection, round-only discriminator updates', async () => {
   const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
   const dir = join(root, 'run');

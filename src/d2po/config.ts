@@ -22,6 +22,9 @@ const nonNegInt = int.nonnegative();
 const posNum = z.number().positive();
 const prob = z.number().gt(0).lte(1);
 
+/** The bow discriminator's settings; the defaults also fill in runs stored before the fields existed. */
+export const BOW_DEFAULTS = { lr: 0.05, l2: 1e-3 };
+
 const device = z
   .string()
   .regex(/^(cpu|cuda|cuda:\d+)$/, "expected 'cpu', 'cuda' or 'cuda:N'");
@@ -77,7 +80,8 @@ export const runConfigSchema = z.strictObject({
     topP: prob,
   }),
   discriminator: z.strictObject({
-    kind: z.enum(['rm', 'rm-ensemble', 'dpo', 'self', 'none']),
+    /** 'bow': a Bradley-Terry model on token presence, the floor a learned discriminator must beat */
+    kind: z.enum(['rm', 'rm-ensemble', 'dpo', 'self', 'bow', 'none']),
     /** backbone folder for rm kinds; '' = the policy base model */
     model: z.string(),
     /** learns from gold labels after each gold round */
@@ -93,6 +97,10 @@ export const runConfigSchema = z.strictObject({
     trainOn: z.enum(['all', 'round']),
     /** beta of the implicit reward of a dpo discriminator */
     beta: posNum,
+    /** Adam learning rate of a bow discriminator (its weights are per token, not a network's) */
+    bowLr: posNum.default(BOW_DEFAULTS.lr),
+    /** L2 penalty (l2 / 2) |w|^2 on a bow discriminator's weights */
+    l2: z.number().min(0).default(BOW_DEFAULTS.l2),
   }),
   policy: z.strictObject({
     loss: z.enum(['dpo', 'ipo', 'smoothed', 'ppo']),

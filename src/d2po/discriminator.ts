@@ -13,7 +13,7 @@ import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
  * gold preferences. `score` gives one row per member (ensembles have several).
  */
 export interface Discriminator {
-  readonly kind: 'rm' | 'rm-ensemble' | 'dpo' | 'self';
+  readonly kind: 'rm' | 'rm-ensemble' | 'dpo' | 'self' | 'bow';
   readonly members: number;
   score(batch: PairBatch): number[][];
   /** trains on preferences (gold only, except for 'self', which is the policy); returns the mean loss */

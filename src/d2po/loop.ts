@@ -15,6 +15,7 @@ import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resu
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
+import { BowDiscriminator } from './bow-discriminator.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, copyInto, type Discriminator } from './discriminator.js';
 import { copyNamed } from '../train/params.js';
 import { FrozenLogprobs, PreferenceTrainer, type PrefExample } from './preference-trainer.js';
@@ -582,6 +583,8 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
       const m = (await loadModel(d.model || c.model, { device })).model;
       m.train(false);
       disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
+    } else if (d.kind === 'bow') {
+      disc = new BowDiscriminator(base.config.vocab_size, { lr: d.bowLr, l2: d.l2, batchSize: d.batchSize });
     } else if (d.kind === 'self') {
       disc = new SelfDiscriminator(policy, refLp, c.policy.beta, d.batchSize * 2);
     }

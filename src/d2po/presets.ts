@@ -1,6 +1,6 @@
 import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
 import { cpuHasFastBf16, readCpuinfo } from '../tensor/cpu-features.js';
-import { deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
+import { BOW_DEFAULTS, deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
 
 /**
  * Defaults shared by every method, sized for a small model on a CPU (the prototype's settings,
@@ -43,6 +43,8 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
     batchSize: 16,
     trainOn: 'all',
     beta: 0.1,
+    bowLr: BOW_DEFAULTS.lr,
+    l2: BOW_DEFAULTS.l2,
   },
   policy: {
     loss: 'dpo',

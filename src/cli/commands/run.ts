@@ -64,7 +64,7 @@ options:
   --batch-size B           prompts per online step
   --samples-per-prompt K   K > 2 pairs best against worst by the discriminator
   --max-new-tokens M       response length (default: the task's)
-  --discriminator KIND     rm | rm-ensemble | dpo | self | none
+  --discriminator KIND     rm | rm-ensemble | dpo | self | bow | none
   --discriminator-model M  reward-model backbone folder or shipped name (default: the policy
                            base model; it must share the policy's tokenizer)
   --pooling P              reward-model pooling: last | mean | sum
