@@ -45,7 +45,7 @@ manualSeed(seed);
 const task = await loadTask(values.task);
 const modelDir = resolveModelPath(values.model ?? baseModelOf(values.task));
 const c = await resolveMaxNewTokens(
-  resolveConfig({ method: 'd2po', task: values.task, model: modelDir, out: '-', seed, autocast: !values['no-autocast'] }, 'bench/discriminator-floor'),
+  resolveConfig({ method: 'd2po', task: values.task, model: modelDir, out: '-', seed, ...(values['no-autocast'] && { autocast: false }) }, 'bench/discriminator-floor'),
   task,
 );
 const ac = <T>(fn: () => T): T => autocast(fn, { enabled: c.autocast });
