@@ -1,4 +1,4 @@
-// npm run bench:engine: the reference model of shared/notes/engine.md (GPT-2, vocab 2048, d_model 256,
+// npm run bench:engine: a reference model (GPT-2, vocab 2048, d_model 256,
 // 4 layers, 4 heads, context 64, tied head: 3,700,224 parameters) doing (1) the DPO step of the notes:
 // 16 pairs = 32 sequences x 64 tokens, policy forward+backward, frozen reference forward, AdamW, in
 // fp32 and under bf16 autocast, and (2) the sampling run: 32 sequences, 16-token prompts, 48 new

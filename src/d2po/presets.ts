@@ -3,9 +3,8 @@ import { cpuHasFastBf16, readCpuinfo } from '../tensor/cpu-features.js';
 import { BOW_DEFAULTS, deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
 
 /**
- * Defaults shared by every method, sized for a small model on a CPU (the prototype's settings,
- * see shared/notes/prototype-findings.md). Every method starts from a policy warm-started with
- * DPO on its initial gold set (paper appendix A), so all methods share the same start.
+ * Defaults shared by every method, sized for a small model on a CPU (a prototype's settings).
+ * Every method starts from a policy warm-started with DPO on its initial gold set (paper appendix A), so all methods share the same start.
  */
 export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   task: '',
