@@ -4,7 +4,8 @@ import { BOW_DEFAULTS, deepMerge, validateConfig, METHODS, ConfigError, type Met
 
 /**
  * Defaults shared by every method, sized for a small model on a CPU (a prototype's settings).
- * Every method starts from a policy warm-started with DPO on its initial gold set (paper appendix A), so all methods share the same start.
+ * Every method starts from a policy warm-started with DPO on its initial gold set (paper
+ * appendix A), so all methods share the same start.
  */
 export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   task: '',
