@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { byGoldUsed, fmtStat, goldTable, labelVariants, stat, type RunCurve } from '../src/report/curves.js';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { byGoldUsed, fmtStat, goldTable, labelVariants, readRunCurve, stat, type RunCurve } from '../src/report/curves.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import { RunStore } from '../src/store/run-store.js';
 
 function curve(method: string, seed: number, evals: [number, number, number][], config: Record<string, unknown> = {}): RunCurve {
   return {
@@ -85,4 +91,19 @@ test('labelVariants names runs of one method by the varying fields where they de
   // a method without a preset (a custom one) shows every varying field; pooled per label
   const custom = labelVariants([curve('mine', 0, [[0, 1, 1]], { x: 1 }), curve('mine', 1, [[0, 1, 3]], { x: 2 })]);
   assert.deepEqual([...byGoldUsed(custom, 'eval/reward').keys()], ['mine x=1', 'mine x=2']);
+});
+
+test('readRunCurve: a run stored before a config field existed takes its default, so it is not a variant of a newer run', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'd2po-curves-'));
+  const full = resolveConfig({ method: 'd2po', task: 'word-collector', model: '/m', out: root });
+  const { bowLr: _lr, l2: _l2, ...oldDisc } = full.discriminator;
+  const { taskTimeoutMs: _t, ...old } = full;
+  for (const [name, config] of [['new', full], ['old', { ...old, discriminator: oldDisc }]] as const) {
+    const store = RunStore.open(join(root, name), { create: true });
+    store.setMeta('config', config);
+    store.close();
+  }
+  const runs = labelVariants([readRunCurve(join(root, 'new')), readRunCurve(join(root, 'old'))]);
+  assert.deepEqual(runs.map((r) => r.label), ['d2po', 'd2po']);
+  rmSync(root, { recursive: true });
 });

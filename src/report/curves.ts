@@ -1,5 +1,6 @@
 import { RunStore } from '../store/run-store.js';
 import { isMethod, presetConfig } from '../d2po/presets.js';
+import { runConfigSchema } from '../d2po/config.js';
 import { isSecretField, redactSecrets } from '../util/secrets.js';
 
 /** One evaluation of one run: where it stood (step, gold labels used) and its metrics. */
@@ -30,8 +31,10 @@ export function readRunCurve(dir: string): RunCurve {
   try {
     const stored = store.getMeta<Record<string, unknown> & { method: string; task: string; seed: number; budget: { gold: number } }>('config');
     if (!stored) throw new Error(`${dir} holds no run config`);
-    // runs stored before secrets were redacted on write may still hold one
-    const config = redactSecrets(stored);
+    // fields added since a run was stored take their defaults, so that they do not tell runs
+    // apart; runs stored before secrets were redacted on write may still hold one
+    const parsed = runConfigSchema.safeParse(stored);
+    const config = redactSecrets(parsed.success ? { ...stored, ...parsed.data } : stored);
     const rows = store.metrics();
     const byStep = new Map<number, EvalPoint>();
     for (const r of rows) {
