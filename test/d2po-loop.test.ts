@@ -37,6 +37,13 @@ function config(method: Method, out: string) {
 
 const ALL: Method[] = ['dpo', 'ppo-static-rm', 'opo-static-rm', 'opo-gold', 'd2po', 'd2po-dpo-discrim', 'd2po-self', 'd2po-ppo'];
 
+/** The gold ledger holds exactly `p` labels, each answered and bought once. */
+function assertLedgerExact(s: RunStore, p: number): void {
+  const ledger = s.ledger();
+  assert.equal(ledger.length, p, 'ledger holds exactly P labels');
+  assert.ok(ledger.every((e) => e.answeredAt !== null && e.attempts === 1), 'each bought once');
+}
+
 for (const method of ALL) {
   test(`${method} runs end to end with exact gold accounting`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
@@ -49,9 +56,7 @@ for (const method of ALL) {
     assert.equal(liveTensorCount(), before, 'every tensor of the run is freed');
     assert.equal(res.goldUsed, 20);
     const s = RunStore.open(dir);
-    const ledger = s.ledger();
-    assert.equal(ledger.length, 20, 'ledger holds exactly P labels');
-    assert.ok(ledger.every((e) => e.answeredAt !== null && e.attempts === 1), 'each bought once');
+    assertLedgerExact(s, 20);
     assert.equal(s.countLabels('gold'), 20);
     const gold = new Map(s.goldLabels().map((g) => [g.pair.id, g.preference]));
     // every gold use trains with the gold order, ties train nothing
@@ -137,9 +142,7 @@ test('d2po with the bow discriminator runs end to end with exact gold accounting
   assert.equal(liveTensorCount(), before, 'every tensor of the run is freed');
   assert.equal(res.goldUsed, 20);
   const s = RunStore.open(dir);
-  const ledger = s.ledger();
-  assert.equal(ledger.length, 20, 'ledger holds exactly P labels');
-  assert.ok(ledger.every((e) => e.answeredAt !== null && e.attempts === 1), 'each bought once');
+  assertLedgerExact(s, 20);
   assert.equal(s.uses({ target: 'discriminator', source: 'silver' }).length, 0, 'no silver label trains the discriminator');
   assert.ok(s.uses({ target: 'discriminator', source: 'gold' }).length > 0);
   const online = [...s.pairsOfRound(1), ...s.pairsOfRound(2)];
