@@ -51,7 +51,7 @@ export const runConfigSchema = z.strictObject({
   taskTimeoutMs: posInt.default(DEFAULT_USER_CALL_TIMEOUT_MS),
   /** bf16 autocast for forward passes */
   autocast: z.boolean(),
-  /** passed to createGoldSource (engineer E's factory); `{type:'task'}` = the task's gold reward */
+  /** passed to createGoldSource; `{type:'task'}` = the task's gold reward */
   gold: z.looseObject({ type: z.string().min(1) }),
   budget: z.strictObject({
     /** P: total gold labels, initial offline set included */

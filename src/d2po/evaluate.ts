@@ -42,7 +42,7 @@ export function agreement(predicted: number[], gold: number[]): number {
 }
 
 /**
- * The evaluation of issue 5: mean gold reward on dev prompts (evaluation sampling), and on
+ * A run's evaluation: mean gold reward on dev prompts (evaluation sampling), and on
  * fresh current-policy pairs the sampled KL estimate from the initial policy, plus (free gold
  * only) the discriminator's and the implicit reward's accuracy against gold and the tie share.
  * The same prompts and seeds every time, so evaluations differ only by the model.

@@ -57,7 +57,7 @@ export interface Native {
 export const blasEnv = configureBlasEnv();
 // libgomp's idle threads spin-wait between parallel regions by default. On shared cores (CI,
 // several processes, a labelling server) that made a KV-cache sampling run 18x slower (19.5 s
-// against 1.06 s, engineer B's measurement). Read once when libgomp loads, so set before the addon;
+// against 1.06 s). Read once when libgomp loads, so set before the addon;
 // a value the user set wins, and child processes (a PyTorch comparison) inherit the same policy.
 process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
 
