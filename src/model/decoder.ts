@@ -2,6 +2,7 @@ import {
   arange,
   cat,
   dropout,
+  linear,
   manualSeed,
   noGrad,
   weightsChanged,
@@ -13,6 +14,7 @@ import {
   type Tensor,
 } from '../tensor/index.js';
 import type { ModelConfig } from './config.js';
+import type { LoraAdapter, Projection } from './lora.js';
 
 // What GPT-2 and OPT share: a table of named parameters, the attention mask and positions derived
 // from a padding mask, masked causal attention composed from matmul + softmax (libtorch 1.13 has no
@@ -62,11 +64,25 @@ export interface CausalLM {
   hiddenStates(inputIds: Tensor, opts?: ForwardOptions): Tensor;
   /** the (tied) LM head: [..., hiddenSize] -> [..., V] */
   lmHead(hidden: Tensor): Tensor;
+  /** the weights under Hugging Face's names (what saveModel writes), adapters excluded */
   namedParameters(): [string, Tensor][];
+  /** what an optimizer trains: every weight, or only the adapter's A and B when one is attached */
   parameters(): Tensor[];
   train(on?: boolean): void;
   readonly training: boolean;
+  /** own storage, no gradients; an attached adapter is copied too */
   frozenCopy(): CausalLM;
+  /** the LoRA adapter applied in every projection, or null */
+  readonly adapter: LoraAdapter | null;
+  /** applies `adapter` from now on (this model owns it then) and freezes the base weights */
+  attachAdapter(adapter: LoraAdapter): void;
+  /**
+   * The same weights without the adapter (a view: no copy, nothing of its own to dispose), e.g.
+   * the DPO reference of a LoRA policy. Always in eval mode, as a frozen copy would be.
+   */
+  baseModel(): CausalLM;
+  /** every projection layer (the modules LoRA can target), in the order a forward pass runs them */
+  projections(): Projection[];
   numParameters(): number;
   /** an empty cache for `batch` sequences of up to `maxLength` tokens */
   createCache(batch: number, maxLength: number): KVCache;
@@ -206,6 +222,17 @@ export function activation(name: 'gelu_new' | 'gelu' | 'gelu_pytorch_tanh' | 're
   return (x.dtype === 'bfloat16' ? x.to('float32') : x).gelu('tanh');
 }
 
+/**
+ * Conv1D of HF: x @ W + b with W [in, out], as one addmm on the flattened input (what HF does), so
+ * that the weight's gradient comes out in its own [in, out] layout without a transposed copy.
+ */
+function conv1d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const shape = x.shape;
+  const flat = x.reshape([-1, shape[shape.length - 1]]);
+  const y = b ? b.addmm(flat, w) : flat.mm(w);
+  return y.view([...shape.slice(0, -1), w.shape[1]]);
+}
+
 /** Dropout that costs nothing when off. */
 export function maybeDropout(x: Tensor, p: number, training: boolean): Tensor {
   return training && p > 0 ? dropout(x, p, true) : x;
@@ -257,12 +284,22 @@ export function cloneParams(params: Map<string, Tensor>): Map<string, Tensor> {
   return out;
 }
 
-/** Parameter bookkeeping shared by the architectures; subclasses implement forward and frozenCopy. */
+/**
+ * Parameter bookkeeping shared by the architectures; subclasses implement the forward pass (every
+ * projection through `proj`) and `withParams`.
+ */
 export abstract class DecoderModel implements CausalLM {
   abstract readonly contextLength: number;
   abstract readonly hiddenSize: number;
   protected isTraining = false;
+  /** projection weights are stored [in, out] (GPT-2's Conv1D) rather than torch's [out, in] */
+  protected readonly fanInFanOut: boolean = false;
   private disposed = false;
+  private lora: LoraAdapter | null = null;
+  /** false for a baseModel() view: the weights belong to the model it was made from */
+  private ownsParams = true;
+  /** set while projections() traces a forward pass */
+  private tracer: ((module: string, weight: Tensor) => void) | null = null;
 
   constructor(
     readonly config: ModelConfig,
@@ -272,13 +309,27 @@ export abstract class DecoderModel implements CausalLM {
 
   abstract hiddenStates(inputIds: Tensor, opts?: ForwardOptions): Tensor;
   abstract lmHead(hidden: Tensor): Tensor;
+  abstract createCache(batch: number, maxLength: number): KVCache;
+  /** a model of this architecture and config over `params` (taken as they are, not copied) */
+  protected abstract withParams(params: Map<string, Tensor>): DecoderModel;
 
   forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
     const hidden = this.hiddenStates(inputIds, opts);
     return { hidden, logits: this.lmHead(hidden) };
   }
-  abstract frozenCopy(): CausalLM;
-  abstract createCache(batch: number, maxLength: number): KVCache;
+
+  /**
+   * The projection `module` of x: `${module}.weight` (in the model's layout) and `${module}.bias`
+   * when the model has one, plus the attached adapter's update for this module. Every linear
+   * layer of a forward pass goes through here, so that LoRA attaches by module name alone.
+   */
+  protected proj(x: Tensor, module: string): Tensor {
+    const w = this.p(`${module}.weight`);
+    const b = this.params.get(`${module}.bias`) ?? null;
+    this.tracer?.(module, w);
+    const y = this.fanInFanOut ? conv1d(x, w, b) : linear(x, w, b);
+    return this.lora ? this.lora.apply(module, x, y, this.isTraining) : y;
+  }
 
   get training(): boolean {
     return this.isTraining;
@@ -288,6 +339,61 @@ export abstract class DecoderModel implements CausalLM {
     this.isTraining = on;
   }
 
+  get adapter(): LoraAdapter | null {
+    return this.lora;
+  }
+
+  attachAdapter(adapter: LoraAdapter): void {
+    this.checkAlive();
+    if (!this.ownsParams) throw new Error('cannot attach an adapter to a base-model view');
+    if (this.lora) throw new Error('this model already has an adapter');
+    const mine = new Map(this.projections().map((p) => [p.module, p]));
+    for (const m of adapter.modules) {
+      const want = mine.get(m);
+      const got = adapter.projection(m)!;
+      if (!want) throw new Error(`the adapter targets '${m}', which is not a projection of this ${this.config.model_type} model`);
+      if (want.inFeatures !== got.inFeatures || want.outFeatures !== got.outFeatures)
+        throw new Error(`the adapter on '${m}' maps ${got.inFeatures} -> ${got.outFeatures} features but the model's layer maps ${want.inFeatures} -> ${want.outFeatures}`);
+    }
+    // frozen base: no gradients, hence no optimizer state for it
+    for (const p of this.params.values()) p.requiresGrad = false;
+    this.lora = adapter;
+  }
+
+  baseModel(): CausalLM {
+    this.checkAlive();
+    const view = this.withParams(this.params);
+    view.ownsParams = false;
+    return view;
+  }
+
+  frozenCopy(): CausalLM {
+    this.checkAlive();
+    const copy = this.withParams(cloneParams(this.params));
+    if (this.lora) {
+      copy.lora = this.lora.frozenCopy();
+      for (const p of copy.lora.parameters()) p.requiresGrad = false;
+    }
+    return copy;
+  }
+
+  projections(): Projection[] {
+    this.checkAlive();
+    // traced from a one-token forward pass rather than listed per architecture, so that the list
+    // is exactly what `proj` sees, for every architecture alike
+    const seen = new Map<string, Projection>();
+    this.tracer = (module, w) => {
+      const [d0, d1] = w.shape;
+      if (!seen.has(module)) seen.set(module, { module, inFeatures: this.fanInFanOut ? d0 : d1, outFeatures: this.fanInFanOut ? d1 : d0, fanInFanOut: this.fanInFanOut });
+    };
+    try {
+      scope(() => noGrad(() => this.hiddenStates(zeros([1, 1], { dtype: 'int64', device: this.device }))));
+    } finally {
+      this.tracer = null;
+    }
+    return [...seen.values()];
+  }
+
   namedParameters(): [string, Tensor][] {
     this.checkAlive();
     return [...this.params.entries()];
@@ -295,7 +401,7 @@ export abstract class DecoderModel implements CausalLM {
 
   parameters(): Tensor[] {
     this.checkAlive();
-    return [...this.params.values()];
+    return this.lora ? this.lora.parameters() : [...this.params.values()];
   }
 
   numParameters(): number {
@@ -329,6 +435,8 @@ export abstract class DecoderModel implements CausalLM {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (!this.ownsParams) return;
     for (const p of this.params.values()) p.dispose();
+    this.lora?.dispose();
   }
 }

@@ -3,7 +3,6 @@ import type { Gpt2Config } from './config.js';
 import {
   activation,
   attend,
-  cloneParams,
   DecoderModel,
   makeCache,
   maybeDropout,
@@ -64,21 +63,13 @@ export function gpt2ParamName(c: Gpt2Config, fileName: string): string | null {
   return fileName.startsWith('transformer.') ? fileName : `transformer.${fileName}`;
 }
 
-/**
- * Conv1D of HF: x @ W + b with W [in, out], as one addmm on the flattened input (what HF does), so
- * that the weight's gradient comes out in its own [in, out] layout without a transposed copy.
- */
-function conv1d(x: Tensor, w: Tensor, b: Tensor): Tensor {
-  const [B, T, nIn] = x.shape;
-  return b.addmm(x.reshape([B * T, nIn]), w).view([B, T, w.shape[1]]);
-}
-
-
 export class Gpt2 extends DecoderModel {
   declare readonly config: Gpt2Config;
   readonly contextLength: number;
   readonly hiddenSize: number;
   private readonly headDim: number;
+  // Conv1D projections: weights [in, out]
+  protected override readonly fanInFanOut = true;
 
   constructor(config: Gpt2Config, params: Map<string, Tensor>, device: Device) {
     super(config, params, device);
@@ -102,16 +93,15 @@ export class Gpt2 extends DecoderModel {
     for (let i = 0; i < c.n_layer; i++) {
       const h = `transformer.h.${i}.`;
       const a = layerNorm(x, [D], this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias'), eps);
-      const qkv = conv1d(a, this.p(h + 'attn.c_attn.weight'), this.p(h + 'attn.c_attn.bias'));
+      const qkv = this.proj(a, h + 'attn.c_attn');
       // [B,T,3D] -> 3 x [B,H,T,hd] in three view ops
       const [q0, k, v] = qkv.view([B, T, 3, c.n_head, this.headDim]).permute([2, 0, 3, 1, 4]).unbind(0);
       const q = q0.mul(scale);
       const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attn_pdrop, this.isTraining));
-      const proj = conv1d(y, this.p(h + 'attn.c_proj.weight'), this.p(h + 'attn.c_proj.bias'));
-      x = x.add(maybeDropout(proj, c.resid_pdrop, this.isTraining));
+      x = x.add(maybeDropout(this.proj(y, h + 'attn.c_proj'), c.resid_pdrop, this.isTraining));
       const m = layerNorm(x, [D], this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias'), eps);
-      const f = activation(c.activation_function, conv1d(m, this.p(h + 'mlp.c_fc.weight'), this.p(h + 'mlp.c_fc.bias')));
-      const out = conv1d(f, this.p(h + 'mlp.c_proj.weight'), this.p(h + 'mlp.c_proj.bias'));
+      const f = activation(c.activation_function, this.proj(m, h + 'mlp.c_fc'));
+      const out = this.proj(f, h + 'mlp.c_proj');
       x = x.add(maybeDropout(out, c.resid_pdrop, this.isTraining));
     }
     if (cache) cache.length += T;
@@ -126,8 +116,7 @@ export class Gpt2 extends DecoderModel {
     return makeCache(this.config.n_layer, batch, this.config.n_head, maxLength, this.headDim, this.device);
   }
 
-  frozenCopy(): Gpt2 {
-    this.checkAlive();
-    return new Gpt2(this.config, cloneParams(this.params), this.device);
+  protected withParams(params: Map<string, Tensor>): Gpt2 {
+    return new Gpt2(this.config, params, this.device);
   }
 }
