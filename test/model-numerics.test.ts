@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { centralDifference } from './finite-difference.js';
 import { createModel, loadModel, readSafetensors, responseLogprobs, saveModel, type CausalLM } from '../src/model/index.js';
 import { autocast, liveTensorCount, noGrad, scope, tensor } from '../src/tensor/index.js';
 
@@ -115,20 +116,7 @@ test('gradient agrees with central finite differences (float32)', async () => {
   // and the truncation error eps^2 f'''/6 is of the same order, hence 1e-2 absolute + 1% relative.
   const eps = 1e-2;
   probes.forEach(([n, i], k) => {
-    const p = params.get(n)!;
-    const base = p.toFloat32Array();
-    const set = (v: number) =>
-      noGrad(() => scope(() => {
-        const a = Float32Array.from(base);
-        a[i] = v;
-        p.copy_(tensor(a, { shape: p.shape }));
-      }));
-    set(base[i] + eps);
-    const up = loss();
-    set(base[i] - eps);
-    const down = loss();
-    set(base[i]);
-    const fd = (up - down) / (2 * eps);
+    const fd = centralDifference(params.get(n)!, i, loss, eps);
     assert.ok(Math.abs(fd - grads[k]) <= 1e-2 + 1e-2 * Math.abs(grads[k]), `${n}[${i}]: autograd ${grads[k]} vs finite difference ${fd}`);
     assert.ok(Math.abs(grads[k]) > 1e-3, `${n}[${i}] probe has a non-trivial gradient`);
   });

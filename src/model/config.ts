@@ -74,7 +74,8 @@ const ARCHITECTURES: Record<string, 'gpt2' | 'opt'> = {
   OPTModel: 'opt',
 };
 
-function formatIssues(err: z.ZodError, source: string): string {
+/** One line per zod issue: `source: field 'a.b': message`. */
+export function formatIssues(err: z.ZodError, source: string): string {
   return err.issues
     .map((i) => `${source}: field '${i.path.join('.') || '(root)'}': ${i.message}`)
     .join('\n');

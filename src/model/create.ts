@@ -26,6 +26,11 @@ export function createModel(config: ConfigLike, opts: { seed?: number; device?: 
   return build(cfg, initParams(specsFor(cfg), opts.seed, device), device);
 }
 
+/** The parameter a checkpoint's tensor name stands for (prefixes added), or null for a skipped buffer. */
+export function paramName(config: ModelConfig, fileName: string): string | null {
+  return config.model_type === 'gpt2' ? gpt2ParamName(config, fileName) : optParamName(config, fileName);
+}
+
 /**
  * A model whose weights come from `tensors` (a checkpoint's contents, HF names with or without
  * their prefixes; buffers such as GPT-2's attn.bias skipped). Every parameter must be present with
@@ -34,9 +39,8 @@ export function createModel(config: ConfigLike, opts: { seed?: number; device?: 
 export function modelFromTensors(config: ModelConfig, tensors: Map<string, Tensor>, origin: string, device: Device = 'cpu'): CausalLM {
   const zeroSpecs = specsFor(config).map((s) => ({ ...s, init: { kind: 'zeros' as const } }));
   const params = initParams(zeroSpecs, undefined, device);
-  const rename = (n: string) => (config.model_type === 'gpt2' ? gpt2ParamName(config, n) : optParamName(config, n));
   try {
-    assignParams(params, tensors, rename, origin);
+    assignParams(params, tensors, (n) => paramName(config, n), origin);
   } catch (err) {
     for (const p of params.values()) p.dispose();
     throw err;

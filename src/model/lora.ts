@@ -1,5 +1,6 @@
 import { dropout, linear, noGrad, scope, tensor, type Device, type Tensor } from '../tensor/index.js';
 import { Rng } from '../util/rng.js';
+import type { CausalLM } from './decoder.js';
 
 // LoRA (Hu et al. 2021) as PEFT implements it: a frozen projection W plus a trainable low-rank
 // update, y = W x + b + s * B A dropout(x), with A [r, in] initialised kaiming-uniform (a = sqrt(5))
@@ -22,7 +23,7 @@ export interface LoraSpec {
   /**
    * Which projections get adapters, as PEFT matches `target_modules`: a list of names, each
    * matching a module path equal to it or ending in `.name` (`q_proj`, `attn.c_proj`), or one
-   * string: a regular expression the whole module path must match.
+   * string: a regular expression the whole module path must match ('all-linear': every projection).
    */
   targets: string[] | string;
   /** rank-stabilised LoRA: s = alpha / sqrt(r) */
@@ -31,6 +32,8 @@ export interface LoraSpec {
 
 /** Whether PEFT's `target_modules` selects this module path. */
 export function matchesTarget(module: string, targets: string[] | string): boolean {
+  // PEFT's 'all-linear' leaves out the output layer, which is not a projection here anyway
+  if (targets === 'all-linear') return true;
   if (typeof targets === 'string') return new RegExp(`^(?:${targets})$`).test(module);
   return targets.some((t) => module === t || module.endsWith(`.${t}`));
 }
@@ -174,4 +177,16 @@ function trainable(t: Tensor): Tensor {
   t.keep();
   t.requiresGrad = true;
   return t;
+}
+
+/** Attaches fresh adapters to `model`'s projections that `spec.targets` selects; `what` prefixes errors. */
+export function attachNewAdapter(model: CausalLM, spec: LoraSpec, seed: number, what: string): LoraAdapter {
+  const adapter = LoraAdapter.init(spec, selectTargets(model.projections(), spec.targets, what), seed, model.device);
+  try {
+    model.attachAdapter(adapter);
+  } catch (e) {
+    adapter.dispose();
+    throw e;
+  }
+  return adapter;
 }

@@ -10,6 +10,8 @@ import { assertRegularFile } from '../util/regular-file.js';
 
 const ITEM_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, BOOL: 1, U8: 1 };
 const FILE_DTYPE: Record<DType, string> = { float32: 'F32', bfloat16: 'BF16', int64: 'I64', bool: 'BOOL' };
+/** the file dtypes writeSafetensors writes */
+export const WRITABLE_DTYPES: readonly string[] = Object.values(FILE_DTYPE);
 
 export interface SafetensorsEntry {
   dtype: string;
@@ -154,7 +156,10 @@ export async function checkSafetensorsFile(path: string): Promise<void> {
   }
 }
 
-export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+/** Every tensor (caller owns them), the metadata, and each tensor's dtype as stored (F16 and F64 load as float32). */
+export async function readSafetensorsFile(
+  path: string,
+): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string>; fileDtypes: Map<string, string> }> {
   const bytes = await readBytes(path);
   const header = parseSafetensorsHeader(bytes, path);
   // a plain Uint8Array view: Buffer#slice would not copy, and entryToTensor needs copies
@@ -172,7 +177,7 @@ export async function readSafetensorsFile(path: string): Promise<{ tensors: Map<
     for (const t of tensors.values()) t.dispose();
     throw err;
   }
-  return { tensors, metadata: header.metadata };
+  return { tensors, metadata: header.metadata, fileDtypes: new Map([...header.entries].map(([n, e]) => [n, e.dtype])) };
 }
 
 /** Reads every tensor of a safetensors file (caller owns them); non-finite floats are refused, naming the tensor. */
