@@ -1,4 +1,5 @@
-// The model API: GPT-2 and OPT decoders from Hugging Face configs and safetensors checkpoints.
+// The model API: GPT-2 and OPT decoders from Hugging Face configs and safetensors checkpoints, and
+// LoRA adapters in PEFT's layout.
 export { parseConfig, readConfig, configToJson, vocabularyError, type ModelConfig, type Gpt2Config, type OptConfig } from './config.js';
 export type { CausalLM, ForwardOutput, ForwardOptions, KVCache } from './decoder.js';
 export { createModel, modelFromTensors, type ConfigLike } from './create.js';
@@ -7,3 +8,6 @@ export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafete
 export { Tokenizer } from './tokenizer.js';
 export { responseLogprobs, type PairBatch, type ResponseLogprobs } from './logprobs.js';
 export { sample, type SampleOptions } from './sample.js';
+export { attachNewAdapter, LoraAdapter, type LoraSpec, type Projection } from './lora.js';
+export { loadAdapter, loadLmAdapter, restoreAdapter, saveAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type TaskType } from './peft.js';
+export { mergeAdapter } from './merge.js';

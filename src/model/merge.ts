@@ -4,7 +4,7 @@ import { noGrad, scope, type Tensor } from '../tensor/index.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { loadModel } from './checkpoint.js';
 import { paramName } from './create.js';
-import { loadAdapter } from './peft.js';
+import { loadLmAdapter } from './peft.js';
 import { readSafetensorsFile, writeSafetensors, WRITABLE_DTYPES } from './safetensors.js';
 
 // Folding a LoRA adapter into its base (PEFT's merge_and_unload): W + s * B A for a [out, in]
@@ -23,10 +23,7 @@ export async function mergeAdapter(baseDir: string, adapterDir: string, outDir: 
   const { model, config } = await loadModel(baseDir);
   const basePath = join(baseDir, WEIGHTS);
   try {
-    const { extra } = await loadAdapter(adapterDir, model);
-    const saved = [...extra.keys()];
-    for (const t of extra.values()) t.dispose();
-    if (saved.length > 0) throw new Error(`${adapterDir} saves modules (${saved.join(', ')}) besides its LoRA weights: a reward model's adapter, which has no causal-LM checkpoint to merge into`);
+    await loadLmAdapter(adapterDir, model);
     const adapter = model.adapter!;
     const { tensors, metadata, fileDtypes } = await readSafetensorsFile(basePath);
     const made: Tensor[] = [];

@@ -162,6 +162,17 @@ export async function loadAdapter(dir: string, model: CausalLM): Promise<{ confi
 }
 
 /**
+ * loadAdapter for a language model (score, sample, merge): an adapter that saves other modules
+ * beside its LoRA weights (a reward model's head) is refused, naming them.
+ */
+export async function loadLmAdapter(dir: string, model: CausalLM): Promise<void> {
+  const { extra } = await loadAdapter(dir, model);
+  const saved = [...extra.keys()];
+  for (const t of extra.values()) t.dispose();
+  if (saved.length > 0) throw new Error(`${dir} saves ${saved.join(', ')} besides its LoRA weights (a reward model's adapter?); a language model has no such modules`);
+}
+
+/**
  * Copies a saved adapter into the one `model` already has (a resumed run): same modules, same
  * shapes. Returns the modules_to_save tensors (the caller disposes them).
  */

@@ -9,6 +9,7 @@ import { run } from './run.js';
 import { runs } from './runs.js';
 import { doctor } from './doctor.js';
 import { demo } from './demo.js';
+import { exportCommand } from './export.js';
 import { report } from './report.js';
 
 // One line per subcommand, in the order `d2po --help` lists them (the main job first, then the
@@ -24,5 +25,6 @@ export const commands: Command[] = [
   pretrainCommand,
   sample,
   score,
+  exportCommand,
   doctor,
 ];

@@ -1,15 +1,16 @@
-import { loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
+import { loadLmAdapter, loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { MAX_SEED } from '../../util/rng.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 
-const help = `usage: d2po sample --model DIR|NAME --prompt TEXT [options]
+const help = `usage: d2po sample --model DIR|NAME [--adapter DIR] --prompt TEXT [options]
 
 Continue a prompt with a model (a Hugging Face folder with config.json, model.safetensors
 and tokenizer.json).
 
 options:
   --model DIR|NAME        model folder, or a shipped model's name (d2po models)
+  --adapter DIR           a LoRA adapter in PEFT's layout applied to the model
   --prompt TEXT           the prompt (after the model's bos_token_id, as in training)
   --n K                   samples (default 1)
   --max-new-tokens M      at most M new tokens (default 50, or what the context leaves)
@@ -30,6 +31,7 @@ export const sample: Command = {
       args: argv,
       options: {
         model: { type: 'string' },
+        adapter: { type: 'string' },
         prompt: { type: 'string' },
         n: { type: 'string' },
         'max-new-tokens': { type: 'string' },
@@ -55,6 +57,7 @@ export const sample: Command = {
     };
     const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
     try {
+      if (values.adapter) await loadLmAdapter(values.adapter, model);
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
       const ids = tokenizer.encodePrompt(values.prompt, config.bos_token_id);
       if (ids.length === 0) throw new UsageError('empty prompt and the model has no bos_token_id to start it');

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
+import { loadLmAdapter, loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 import { JsonlError, readJsonl } from '../../util/jsonl.js';
 import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
-const help = `usage: d2po score --model DIR|NAME --input FILE.jsonl [--output FILE] [--batch-size N]
+const help = `usage: d2po score --model DIR|NAME [--adapter DIR] --input FILE.jsonl [--output FILE] [--batch-size N]
 
 Log-probabilities of responses given prompts under a model (a Hugging Face folder:
 config.json + model.safetensors, and tokenizer.json for text input).
@@ -25,6 +25,8 @@ replaced by the bos_token_id.
 
 options:
   --model DIR|NAME   model folder, or a shipped model's name (d2po models)
+  --adapter DIR      a LoRA adapter in PEFT's layout (adapter_config.json +
+                     adapter_model.safetensors) applied to the model
   --input FILE       JSONL input
   --output FILE      write results here, whole or not at all (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
@@ -80,6 +82,7 @@ export const score: Command = {
       args: argv,
       options: {
         model: { type: 'string' },
+        adapter: { type: 'string' },
         input: { type: 'string' },
         output: { type: 'string' },
         'batch-size': { type: 'string' },
@@ -92,10 +95,11 @@ export const score: Command = {
     const problem = values.output ? outputPathProblem(values.output) : null;
     if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
     const loaded = await loadModel(resolveModelPath(values.model));
-    const pairs = await readScoreInput(values.input, loaded);
     // a file output is written whole at the end (never cut by a full disk); stdout as it goes
     const lines: string[] = [];
     try {
+      if (values.adapter) await loadLmAdapter(values.adapter, loaded.model);
+      const pairs = await readScoreInput(values.input, loaded);
       for (let i = 0; i < pairs.length; i += batchSize) {
         const chunk = pairs.slice(i, i + batchSize);
         const rows = noGrad(() =>
