@@ -25,6 +25,9 @@ const prob = z.number().gt(0).lte(1);
 /** The bow discriminator's settings; the defaults also fill in runs stored before the fields existed. */
 export const BOW_DEFAULTS = { lr: 0.05, l2: 1e-3 };
 
+/** LoRA off (r = 0); also what runs stored before the field existed take. */
+export const LORA_OFF = { r: 0, alpha: 16, dropout: 0, targets: [] as string[], discriminator: false };
+
 const device = z
   .string()
   .regex(/^(cpu|cuda|cuda:\d+)$/, "expected 'cpu', 'cuda' or 'cuda:N'");
@@ -158,6 +161,22 @@ export const runConfigSchema = z.strictObject({
     /** checkpoint every this many steps (0 = only after warm start and at the end) */
     every: nonNegInt,
   }),
+  /**
+   * LoRA adapters (PEFT's) train instead of the whole policy; the DPO reference is then the base
+   * weights without adapters, and checkpoints hold the adapters only
+   */
+  lora: z
+    .strictObject({
+      /** rank; 0 = off (full fine-tuning) */
+      r: nonNegInt,
+      alpha: posNum,
+      dropout: z.number().min(0).lt(1),
+      /** module names as PEFT's target_modules spells them: q_proj, v_proj (OPT); c_attn (GPT-2) */
+      targets: z.array(z.string().min(1)),
+      /** adapters on the discriminator's backbone too (rm, rm-ensemble, dpo); a reward model's head trains fully */
+      discriminator: z.boolean(),
+    })
+    .default(LORA_OFF),
 });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;
@@ -232,6 +251,10 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
   if (!silver && c.rollout.source === 'initial' && online > 0)
     bad('rollout.source', "online gold rounds with rollout.source 'initial' are offline DPO; put the gold in budget.initial");
   if (initial === 0 && c.init.warmPolicy) bad('init.warmPolicy', 'no initial gold set (budget.initial = 0) to warm start on');
+  if (c.lora.r > 0 && c.lora.targets.length === 0) bad('lora.targets', 'LoRA (lora.r > 0) needs target modules, e.g. ["q_proj", "v_proj"] for OPT or ["c_attn"] for GPT-2');
+  if (c.lora.r === 0 && c.lora.discriminator) bad('lora.discriminator', 'needs LoRA on (lora.r > 0)');
+  if (c.lora.discriminator && !['rm', 'rm-ensemble', 'dpo'].includes(c.discriminator.kind))
+    bad('lora.discriminator', `discriminator.kind '${c.discriminator.kind}' has no backbone of its own to adapt (rm, rm-ensemble and dpo do)`);
   try {
     parseGoldConfig(c.gold, 'gold');
   } catch (e) {

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
-import { AdamW, noGrad, scope, type Tensor } from '../tensor/index.js';
+import { AdamW, noGrad, scope } from '../tensor/index.js';
 import { copyNamed } from '../train/params.js';
-import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM, type PairBatch } from '../model/index.js';
+import { attachNewAdapter, loadModel, readSafetensors, restoreAdapter, saveAdapter, writeSafetensors, type CausalLM, type LoraSpec, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
 import { btLoss } from '../train/losses.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { PreferenceTrainer, implicitRewards, type FrozenLogprobs, type PrefExample } from './preference-trainer.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
+import { restoreTrained, saveTrained } from './trained-model.js';
 
 /**
  * Scores responses for silver labelling and gold selection (R in Algorithm 1) and learns from
@@ -36,20 +37,29 @@ export class RmDiscriminator implements Discriminator {
 
   constructor(
     readonly rms: RewardModel[],
-    readonly opts: { lr: number; batchSize: number },
+    /** baseModel: the backbone folder, recorded in LoRA adapters' configs */
+    readonly opts: { lr: number; batchSize: number; baseModel?: string },
   ) {
     this.kind = rms.length > 1 ? 'rm-ensemble' : 'rm';
     this.optimizers = rms.map((rm) => new AdamW(rm.parameters(), { lr: opts.lr }));
   }
 
-  static async create(backboneDir: string, k: number, pooling: Pooling, seed: number, opts: { lr: number; batchSize: number; device?: string }): Promise<RmDiscriminator> {
+  /** `lora`: adapters on each backbone (only they and the head train), else the whole backbone trains. */
+  static async create(
+    backboneDir: string,
+    k: number,
+    pooling: Pooling,
+    seed: number,
+    opts: { lr: number; batchSize: number; device?: string; lora?: LoraSpec | null },
+  ): Promise<RmDiscriminator> {
     const rms: RewardModel[] = [];
     for (let m = 0; m < k; m++) {
       const { model } = await loadModel(backboneDir, { device: opts.device as never });
       model.train(false);
+      if (opts.lora) attachNewAdapter(model, opts.lora, hashSeed(seed, 7919, m, 1), 'lora.targets');
       rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m) }));
     }
-    return new RmDiscriminator(rms, opts);
+    return new RmDiscriminator(rms, { lr: opts.lr, batchSize: opts.batchSize, baseModel: backboneDir });
   }
 
   get members(): number {
@@ -94,18 +104,24 @@ export class RmDiscriminator implements Discriminator {
     return total / steps;
   }
 
+  /** Per member: the backbone and head (rm-M.safetensors), or with LoRA an adapter folder rm-M/ whose modules_to_save is the head. */
   async save(dir: string): Promise<void> {
     for (let m = 0; m < this.rms.length; m++) {
-      await writeSafetensors(join(dir, `rm-${m}.safetensors`), new Map(this.rms[m].namedParameters()), { format: 'pt', pooling: this.rms[m].pooling });
+      const rm = this.rms[m];
+      const adapter = rm.backbone.adapter;
+      if (adapter) await saveAdapter(join(dir, `rm-${m}`), adapter, { baseModel: this.opts.baseModel ?? null, taskType: 'SEQ_CLS', extra: rm.headParameters() });
+      else await writeSafetensors(join(dir, `rm-${m}.safetensors`), new Map(rm.namedParameters()), { format: 'pt', pooling: rm.pooling });
       await saveOptimizer(join(dir, `rm-${m}-optimizer.safetensors`), this.optimizers[m]);
     }
   }
 
   async load(dir: string): Promise<void> {
     for (let m = 0; m < this.rms.length; m++) {
-      const state = await readSafetensors(join(dir, `rm-${m}.safetensors`));
+      const rm = this.rms[m];
+      const state = rm.backbone.adapter ? await restoreAdapter(join(dir, `rm-${m}`), rm.backbone) : await readSafetensors(join(dir, `rm-${m}.safetensors`));
       try {
-        this.rms[m].loadState(state);
+        if (rm.backbone.adapter) copyNamed(rm.headParameters(), state);
+        else rm.loadState(state);
       } finally {
         for (const t of state.values()) t.dispose();
       }
@@ -128,7 +144,8 @@ export class DpoDiscriminator implements Discriminator {
   constructor(
     readonly model: CausalLM,
     readonly ref: FrozenLogprobs,
-    readonly opts: { beta: number; lr: number; batchSize: number },
+    /** baseModel: the model folder `model` was loaded from, recorded in a LoRA adapter's config */
+    readonly opts: { beta: number; lr: number; batchSize: number; baseModel: string },
   ) {
     this.trainer = new PreferenceTrainer(model, ref, { loss: 'dpo', beta: opts.beta, labelSmoothing: 0, lr: opts.lr, weightDecay: 0, maxGradNorm: 0 });
   }
@@ -143,17 +160,12 @@ export class DpoDiscriminator implements Discriminator {
   }
 
   async save(dir: string): Promise<void> {
-    await saveModel(join(dir, 'dpo-discriminator'), this.model);
+    await saveTrained(join(dir, 'dpo-discriminator'), this.model, { baseModel: this.opts.baseModel });
     await saveOptimizer(join(dir, 'dpo-discriminator-optimizer.safetensors'), this.trainer.optimizer);
   }
 
   async load(dir: string): Promise<void> {
-    const state = await readSafetensors(join(dir, 'dpo-discriminator', 'model.safetensors'));
-    try {
-      copyInto(this.model, state);
-    } finally {
-      for (const t of state.values()) t.dispose();
-    }
+    await restoreTrained(join(dir, 'dpo-discriminator'), this.model);
     await loadOptimizer(join(dir, 'dpo-discriminator-optimizer.safetensors'), this.trainer.optimizer);
   }
 
@@ -183,9 +195,4 @@ export class SelfDiscriminator implements Discriminator {
   async save(): Promise<void> {}
   async load(): Promise<void> {}
   dispose(): void {}
-}
-
-/** Copies saved weights (Hugging Face names as the model writes them) into a live model. */
-export function copyInto(model: CausalLM, state: Map<string, Tensor>): void {
-  copyNamed(model.namedParameters(), state);
 }

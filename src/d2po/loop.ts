@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
+import { attachNewAdapter, loadModel, readSafetensors, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { Task } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
@@ -16,7 +16,8 @@ import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { BowDiscriminator } from './bow-discriminator.js';
-import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, copyInto, type Discriminator } from './discriminator.js';
+import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, type Discriminator } from './discriminator.js';
+import { loraSpecOf, restoreTrained, saveTrained, trainedFiles } from './trained-model.js';
 import { copyNamed } from '../train/params.js';
 import { FrozenLogprobs, PreferenceTrainer, type PrefExample } from './preference-trainer.js';
 import { TextCodec, rollouts, type Rollout } from './rollout.js';
@@ -54,7 +55,7 @@ export interface LoopResult {
 }
 
 /** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
-const S = { init: 1, initSample: 2, prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, warm: 29 } as const;
+const S = { init: 1, initSample: 2, prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, warm: 29, lora: 31 } as const;
 
 function toExample(g: GoldExample): PrefExample | null {
   if (g.preference === 'tie') return null;
@@ -75,7 +76,7 @@ function pickPrompts(prompts: string[], n: number, rng: Rng): string[] {
 
 /** The files Run.checkpoint writes that a restore needs, for this config. */
 function checkpointFiles(c: RunConfig): string[] {
-  const files = ['policy/config.json', 'policy/model.safetensors', 'policy-optimizer.safetensors'];
+  const files = [...trainedFiles('policy', c.lora.r > 0), 'policy-optimizer.safetensors'];
   if (c.discriminator.kind !== 'none') files.push('discriminator');
   if (c.policy.loss === 'ppo') files.push('value-head.safetensors', 'ppo-optimizer.safetensors');
   return files;
@@ -433,7 +434,7 @@ class Run {
     const tmp = `${final}.tmp`;
     try {
       await rm(tmp, { recursive: true, force: true });
-      await saveModel(join(tmp, 'policy'), this.policy, { tokenizerJson: this.tokenizerJson });
+      await saveTrained(join(tmp, 'policy'), this.policy, { baseModel: this.c.model, tokenizerJson: this.tokenizerJson });
       await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
       if (this.disc) {
         ensureDir(join(tmp, 'discriminator'));
@@ -458,12 +459,7 @@ class Run {
 
   async restore(path: string): Promise<void> {
     const dir = join(this.o.dir, path);
-    const state = await readSafetensors(join(dir, 'policy', 'model.safetensors'));
-    try {
-      copyInto(this.policy, state);
-    } finally {
-      for (const t of state.values()) t.dispose();
-    }
+    await restoreTrained(join(dir, 'policy'), this.policy);
     await loadOptimizer(join(dir, 'policy-optimizer.safetensors'), this.trainer.optimizer);
     if (this.disc) await this.disc.load(join(dir, 'discriminator'));
     if (this.ppo) {
@@ -560,7 +556,10 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     const policy = base.model;
     held.push(policy);
     policy.train(false);
-    const ref = policy.frozenCopy();
+    const lora = loraSpecOf(c);
+    if (lora) attachNewAdapter(policy, lora, hashSeed(c.seed, S.lora), 'lora.targets');
+    // with LoRA the reference is the same weights without the adapters: no second copy
+    const ref = lora ? policy.baseModel() : policy.frozenCopy();
     held.push(ref);
     const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null);
     // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
@@ -578,11 +577,13 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
     let disc: Discriminator | null = null;
     if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
-      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device });
+      const rmLora = c.lora.discriminator ? lora : null;
+      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, lora: rmLora });
     } else if (d.kind === 'dpo') {
       const m = (await loadModel(d.model || c.model, { device })).model;
       m.train(false);
-      disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
+      if (lora && c.lora.discriminator) attachNewAdapter(m, lora, hashSeed(c.seed, S.lora, 1), 'lora.targets');
+      disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize, baseModel: d.model || c.model });
     } else if (d.kind === 'bow') {
       disc = new BowDiscriminator(base.config.vocab_size, { lr: d.bowLr, l2: d.l2, batchSize: d.batchSize });
     } else if (d.kind === 'self') {

@@ -1,6 +1,6 @@
 import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
 import { cpuHasFastBf16, readCpuinfo } from '../tensor/cpu-features.js';
-import { BOW_DEFAULTS, deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
+import { BOW_DEFAULTS, LORA_OFF, deepMerge, validateConfig, METHODS, ConfigError, type Method, type RunConfig } from './config.js';
 
 /**
  * Defaults shared by every method, sized for a small model on a CPU (a prototype's settings).
@@ -62,6 +62,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   ppo: { klCoef: 0.05, gamma: 1, lam: 0.95, clip: 0.2, valueClip: 0.2, vfCoef: 0.1, epochs: 2, lr: 1e-5 },
   eval: { every: 40, prompts: 64, temperature: 0.9, topP: 0.9, accuracyPairs: 32 },
   checkpoint: { every: 40 },
+  lora: LORA_OFF,
 };
 
 type Overrides = { [K in keyof RunConfig]?: RunConfig[K] extends object ? Partial<RunConfig[K]> : RunConfig[K] };

@@ -47,7 +47,8 @@ export function selectTargets(projections: Projection[], targets: string[] | str
   const names = [...new Set(projections.map((p) => p.module.split('.').pop()!))].join(', ');
   const unmatched = typeof targets === 'string' ? (chosen.length ? [] : [targets]) : targets.filter((t) => !projections.some((p) => matchesTarget(p.module, [t])));
   if (unmatched.length > 0) {
-    throw new Error(`${what}: target module${unmatched.length > 1 ? 's' : ''} ${unmatched.map((t) => `'${t}'`).join(', ')} match no projection of this model (its projections: ${names})`);
+    const several = unmatched.length > 1;
+    throw new Error(`${what}: target module${several ? 's' : ''} ${unmatched.map((t) => `'${t}'`).join(', ')} match${several ? '' : 'es'} no projection of this model (its projections: ${names})`);
   }
   return chosen;
 }

@@ -48,7 +48,7 @@ export type AdapterConfig = z.infer<typeof adapterConfigSchema>;
 export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS';
 
 /** A LoraConfig as PEFT writes it, with the fields every PEFT release since rsLoRA reads. */
-function configJson(adapter: LoraAdapter, o: { baseModel: string; taskType: TaskType; modulesToSave: string[] | null; fanInFanOut: boolean }): Record<string, unknown> {
+function configJson(adapter: LoraAdapter, o: { baseModel: string | null; taskType: TaskType; modulesToSave: string[] | null; fanInFanOut: boolean }): Record<string, unknown> {
   const s = adapter.spec;
   return {
     peft_type: 'LORA',
@@ -74,12 +74,12 @@ function configJson(adapter: LoraAdapter, o: { baseModel: string; taskType: Task
 
 /**
  * Writes `adapter` (and `extra`, full tensors of modules_to_save under their own names, e.g.
- * `score.weight`) to `dir`. `baseModel` is recorded as base_model_name_or_path.
+ * `score.weight`) to `dir`. `baseModel` (the base's folder or name) is recorded as base_model_name_or_path.
  */
 export async function saveAdapter(
   dir: string,
   adapter: LoraAdapter,
-  o: { baseModel: string; taskType: TaskType; extra?: [string, Tensor][] },
+  o: { baseModel: string | null; taskType: TaskType; extra?: [string, Tensor][] },
 ): Promise<void> {
   ensureDir(dir);
   const extra = o.extra ?? [];

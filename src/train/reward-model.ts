@@ -55,9 +55,17 @@ export class RewardModel {
     return [...this.backbone.parameters(), this.weight, this.bias];
   }
 
-  /** Backbone names as in Hugging Face, plus the head's `score.weight` and `score.bias`. */
+  /** The head's `score.weight` and `score.bias` (HF's name for a sequence classifier's head). */
+  headParameters(): [string, Tensor][] {
+    return [
+      [HEAD_WEIGHT, this.weight],
+      [HEAD_BIAS, this.bias],
+    ];
+  }
+
+  /** Backbone names as in Hugging Face, plus the head's. */
   namedParameters(): [string, Tensor][] {
-    return [...this.backbone.namedParameters(), [HEAD_WEIGHT, this.weight], [HEAD_BIAS, this.bias]];
+    return [...this.backbone.namedParameters(), ...this.headParameters()];
   }
 
   /** Copies weights in from a state saved with namedParameters (every name must be present). */

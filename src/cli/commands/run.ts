@@ -77,6 +77,11 @@ options:
   --threads N              libtorch threads, at most this machine's CPUs (default: libtorch's
                            choice); allowed on resume
   --device D               cpu | cuda | cuda:N; allowed on resume (recorded in the run)
+  --lora SPEC              train LoRA adapters (PEFT's) instead of the whole policy, e.g.
+                           r=16,alpha=32,dropout=0.05,targets=q_proj,v_proj (GPT-2: targets=c_attn);
+                           add discriminator=true for adapters on the reward model's backbone too.
+                           The DPO reference is then the base without adapters; checkpoints hold
+                           the adapters (d2po score --adapter, d2po export --merge)
   --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
   --out DIR                run folder (default runs/<method>-<task>-seed<S>)
   --resume DIR             continue a killed run from its newest checkpoint that can be restored,
@@ -123,6 +128,32 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
+/**
+ * --lora r=16,alpha=32,dropout=0.05,targets=q_proj,v_proj[,discriminator=true]: the names after
+ * targets= run up to the next key=value. The fields are checked with the rest of the config.
+ */
+export function parseLoraFlag(raw: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let last = '';
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (last !== 'targets' || part === '') throw new UsageError(`--lora ${raw}: '${part}' is not KEY=VALUE (only targets= takes several names)`);
+      (out.targets as string[]).push(part);
+      continue;
+    }
+    const [key, value] = [part.slice(0, eq), part.slice(eq + 1)];
+    last = key;
+    if (key === 'targets') out.targets = value === '' ? [] : [value];
+    else if (key === 'discriminator') {
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--lora ${raw}: discriminator= takes true or false, got '${value}'`);
+      out.discriminator = value === 'true';
+    } else if (key === 'r' || key === 'alpha' || key === 'dropout') out[key] = parseValue(`lora ${key}`, value, key === 'r' ? 'int' : 'num');
+    else throw new UsageError(`--lora ${raw}: unknown key '${key}' (expected r, alpha, dropout, targets, discriminator)`);
+  }
+  return out;
+}
+
 /** The user's config (file, then flags) before the preset is applied. */
 export function configFromArgs(argv: string[]): { user: Record<string, unknown>; source: string; values: Record<string, unknown> } {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
@@ -133,6 +164,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     'no-progress': { type: 'boolean' },
     json: { type: 'boolean' },
     force: { type: 'boolean' },
+    lora: { type: 'string' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
   let values: Record<string, unknown>;
@@ -145,6 +177,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
   for (const [flag, [path, kind]] of Object.entries(FIELD_FLAGS)) {
     if (values[flag] !== undefined) setPath(user, path, parseValue(flag, values[flag] as string, kind));
   }
+  if (values.lora !== undefined) user.lora = { ...(user.lora as object | undefined), ...parseLoraFlag(values.lora as string) };
   for (const s of (values.set as string[] | undefined) ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${s}: expected PATH=VALUE`);
