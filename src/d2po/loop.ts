@@ -576,13 +576,13 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     const d = c.discriminator;
     if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
     let disc: Discriminator | null = null;
+    const discLora = c.lora.discriminator ? lora : null;
     if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
-      const rmLora = c.lora.discriminator ? lora : null;
-      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, lora: rmLora });
+      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, lora: discLora });
     } else if (d.kind === 'dpo') {
       const m = (await loadModel(d.model || c.model, { device })).model;
       m.train(false);
-      if (lora && c.lora.discriminator) attachNewAdapter(m, lora, hashSeed(c.seed, S.lora, 1), 'lora.targets');
+      if (discLora) attachNewAdapter(m, discLora, hashSeed(c.seed, S.lora, 1), 'lora.targets');
       disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize, baseModel: d.model || c.model });
     } else if (d.kind === 'bow') {
       disc = new BowDiscriminator(base.config.vocab_size, { lr: d.bowLr, l2: d.l2, batchSize: d.batchSize });
