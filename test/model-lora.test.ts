@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -202,5 +202,15 @@ test('loading an adapter checks it against the model and names what is wrong', a
   await assert.rejects(loadAdapter(join(LORA, 'opt'), model), /target_modules: target modules 'q_proj', 'v_proj', 'fc2' match no projection of this model/);
   assert.equal(model.adapter, null);
   await assert.rejects(loadAdapter(join(MODEL, 'gpt2'), model), /is not a PEFT adapter folder: .*adapter_config\.json not found/);
+  // what is not implemented is refused by field, naming the file
+  const dir = await mkdtemp(join(tmpdir(), 'd2po-lora-'));
+  await cp(join(LORA, 'gpt2'), dir, { recursive: true });
+  const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8'));
+  await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, bias: 'all', use_dora: true }));
+  await assert.rejects(loadAdapter(dir, model), (e: Error) => /adapter_config\.json: field 'bias': only bias 'none' is supported/.test(e.message) && /field 'use_dora': DoRA is not supported/.test(e.message));
+  // a rank that disagrees with the tensors
+  await writeFile(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, r: 8 }));
+  await assert.rejects(loadAdapter(dir, model), /tensor 'transformer\.h\.0\.attn\.c_attn\.lora_A\.weight' has shape \[4,16\] but r = 8 and the layer call for \[8,16\]/);
+  assert.equal(model.adapter, null);
   model.dispose();
 });

@@ -97,7 +97,7 @@ export class LoraAdapter {
     const take = (name: string, shape: number[]): Tensor => {
       const t = tensors.get(name);
       if (!t) throw new Error(`${origin}: missing tensor '${name}'`);
-      if (t.shape.join() !== shape.join()) throw new Error(`${origin}: tensor '${name}' has shape [${t.shape}] but r = ${spec.r} and the model need [${shape}]`);
+      if (t.shape.join() !== shape.join()) throw new Error(`${origin}: tensor '${name}' has shape [${t.shape}] but r = ${spec.r} and the layer call for [${shape}]`);
       return trainable(scope(() => noGrad(() => t.to('float32').toDevice(device).clone())));
     };
     try {
