@@ -10,7 +10,7 @@ import { attachNewAdapter, type LoraSpec } from '../src/model/lora.js';
 import { loadAdapter, saveAdapter } from '../src/model/peft.js';
 import { mergeAdapter } from '../src/model/merge.js';
 import { FrozenLogprobs, PreferenceTrainer } from '../src/d2po/preference-trainer.js';
-import { noGrad, scope, tensor } from '../src/tensor/index.js';
+import { liveTensorCount, noGrad, scope, tensor } from '../src/tensor/index.js';
 
 // LoRA on the tiny fixture models of scripts/torch_reference.py; PyTorch's adapters and their
 // float64 log-probs come from scripts/lora_reference.py (test/fixtures/lora).
@@ -65,7 +65,9 @@ test('a fresh adapter is initialised as PEFT does: A kaiming-uniform within 1/sq
   const { model } = await loadModel(join(MODEL, 'opt'));
   const cs = cases('opt');
   const before = logprobs(model, cs);
+  const live = liveTensorCount();
   const adapter = attachNewAdapter(model, spec(['q_proj', 'v_proj'], 8), 1, 'test');
+  assert.equal(liveTensorCount() - live, 2 * adapter.modules.length, 'only A and B stay alive (the tracing pass frees its tensors)');
   assert.deepEqual(adapter.modules, [0, 1].flatMap((i) => [`model.decoder.layers.${i}.self_attn.q_proj`, `model.decoder.layers.${i}.self_attn.v_proj`]));
   assert.equal(adapter.scaling, 2);
   for (const [n, t] of adapter.namedParameters()) {

@@ -387,7 +387,8 @@ export abstract class DecoderModel implements CausalLM {
       if (!seen.has(module)) seen.set(module, { module, inFeatures: this.fanInFanOut ? d0 : d1, outFeatures: this.fanInFanOut ? d1 : d0, fanInFanOut: this.fanInFanOut });
     };
     try {
-      scope(() => noGrad(() => this.hiddenStates(zeros([1, 1], { dtype: 'int64', device: this.device }))));
+      // returns nothing, so that the scope frees every tensor of the pass
+      scope(() => void noGrad(() => this.hiddenStates(zeros([1, 1], { dtype: 'int64', device: this.device }))));
     } finally {
       this.tracer = null;
     }
