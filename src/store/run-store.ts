@@ -391,6 +391,20 @@ export class RunStore {
     return rows.map(ledgerFromRow);
   }
 
+  /** The stored gold answer for a pair, as committed (null while unanswered or never requested). */
+  goldAnswer(pairId: string): (Omit<GoldAnswer, 'pairId'> & { preference: Preference }) | null {
+    const r = this.db.prepare('SELECT * FROM gold_ledger WHERE pair_id = ? AND answered_at IS NOT NULL').get(pairId) as Row | undefined;
+    if (!r) return null;
+    const num = (k: string) => (r[k] === null ? undefined : (r[k] as number));
+    return {
+      preference: r.preference as Preference,
+      scores: r.score_a === null || r.score_b === null ? undefined : [r.score_a as number, r.score_b as number],
+      cost: r.calls === null ? undefined : { calls: r.calls as number, inputTokens: num('input_tokens'), outputTokens: num('output_tokens'), usd: num('usd') },
+      cached: r.cached === null ? undefined : r.cached === 1,
+      raw: r.raw === null ? undefined : JSON.parse(r.raw as string),
+    };
+  }
+
   /** Gold labels bought and stored (ties included: they were paid for). */
   goldUsed(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM gold_ledger WHERE answered_at IS NOT NULL').get() as { n: number }).n;

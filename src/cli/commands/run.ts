@@ -83,6 +83,10 @@ options:
                            reusing its gold labels
   --force                  with --resume: resume although the run's recorded process is alive,
                            or restart from step 0 when no checkpoint can be restored
+  --warm-cache DIR         share the initial set (its samples and gold labels) and the warm-
+                           started policy and discriminator with other runs through DIR,
+                           content-addressed: each is computed and bought once per seed and
+                           settings, reused exactly (d2po sweep uses OUT/warm-starts)
   --print-config           print the resolved config as JSON and exit
   --no-progress            no progress bar
   --json                   print the final result as JSON
@@ -133,6 +137,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     'no-progress': { type: 'boolean' },
     json: { type: 'boolean' },
     force: { type: 'boolean' },
+    'warm-cache': { type: 'string' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
   let values: Record<string, unknown>;
@@ -223,7 +228,7 @@ export const run: Command = {
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
-      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
       if (values.json) console.log(JSON.stringify(res));
       else
         console.log(
