@@ -46,15 +46,17 @@ options:
                        gold round); gold-labelled ones evaluate after every round
   --jobs J             runs at a time (default: this machine's CPUs); each gets CPUs/J threads
   --out DIR            sweep folder: runs, logs/, warm-starts/, report (default sweeps/<task>)
+  --warm-cache DIR     share warm starts with another sweep (a variant of one method, say)
+                       instead of OUT/warm-starts
   --dry-run            print the plan and its estimated time, run nothing
 
 Any other flag goes to every \`d2po run\` (--task, --model, --batch-size, --set PATH=VALUE, ...).`;
 
 /** Flags of the sweep itself (value-taking unless listed as boolean). */
-const OWN = new Set(['methods', 'seeds', 'initial-gold', 'online-gold', 'rounds', 'steps', 'eval-every', 'jobs', 'out', 'dry-run']);
+const OWN = new Set(['methods', 'seeds', 'initial-gold', 'online-gold', 'rounds', 'steps', 'eval-every', 'jobs', 'out', 'warm-cache', 'dry-run']);
 const BOOLEAN = new Set(['dry-run']);
 /** `d2po run` flags the sweep sets per job. */
-const RESERVED = new Set(['method', 'seed', 'gold-budget', 'resume', 'force', 'warm-cache', 'print-config', 'json', 'no-progress']);
+const RESERVED = new Set(['method', 'seed', 'gold-budget', 'resume', 'force', 'print-config', 'json', 'no-progress']);
 
 function splitArgs(argv: string[]): { own: Map<string, string | true>; rest: string[] } {
   const own = new Map<string, string | true>();
@@ -148,7 +150,7 @@ export const sweep: Command = {
     if (typeof probe.task !== 'string') throw new UsageError('--task is required');
     const out = resolve((own.get('out') as string | undefined) ?? join('sweeps', probe.task.replace(/^.*\//, '').replace(/\.[^.]+$/, '')));
     const task = await loadTask(probe.task);
-    const cache = join(out, 'warm-starts');
+    const cache = resolve((own.get('warm-cache') as string | undefined) ?? join(out, 'warm-starts'));
 
     // jobs in groups of `slots` seeds, method by method within a group: the first jobs of a group
     // build different seeds' warm starts side by side, the later ones reuse them
