@@ -317,6 +317,12 @@ export class RunStore {
     return (this.db.prepare('SELECT * FROM pairs WHERE round = ? AND phase = ? ORDER BY step, rowid').all(round, phase) as Row[]).map(pairFromRow);
   }
 
+  /** The pair stored last (the newest sample of the run), if any. */
+  lastPair(): PairRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM pairs ORDER BY rowid DESC LIMIT 1').get() as Row | undefined;
+    return r ? pairFromRow(r) : undefined;
+  }
+
   countPairs(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM pairs').get() as { n: number }).n;
   }
@@ -405,9 +411,13 @@ export class RunStore {
     };
   }
 
-  /** Gold labels bought and stored (ties included: they were paid for). */
-  goldUsed(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM gold_ledger WHERE answered_at IS NOT NULL').get() as { n: number }).n;
+  /**
+   * Gold labels bought and stored (ties included: they were paid for): all of them, or those of
+   * the initial set (ledger round 0) or of the online rounds (1 and on).
+   */
+  goldUsed(phase?: PairPhase): number {
+    const where = phase === undefined ? '' : phase === 'initial' ? ' AND round = 0' : ' AND round > 0';
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM gold_ledger WHERE answered_at IS NOT NULL${where}`).get() as { n: number }).n;
   }
 
   /** Stored gold labels with their pairs, for the given rounds (all when undefined). */
