@@ -26,6 +26,7 @@ import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { redactCommandLine } from '../util/secrets.js';
 import { describeThrown } from '../tasks/user-call.js';
 
 export interface LoopOptions {
@@ -41,6 +42,8 @@ export interface LoopOptions {
    * and buy each once. Kept in the run for its resume.
    */
   warmCache?: string;
+  /** the command line that started the run (secrets redacted), shown by reports as the way to reproduce it */
+  command?: string;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
   task: Task;
   gold: GoldSource;
@@ -591,6 +594,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     c = fresh!;
     store.setMeta('config', c);
     store.setMeta('started_at', Date.now());
+    if (o.command) store.setMeta('command', redactCommandLine(o.command));
   }
   const plan = planBudget(c);
   const incarnation = (store.getMeta<number>('incarnation') ?? -1) + 1;

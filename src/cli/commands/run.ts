@@ -182,6 +182,11 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
   return { user, source: values.config ? (values.config as string) : 'flags', values };
 }
 
+/** An argument as a POSIX shell reads it back (quoted when it holds anything but safe characters). */
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
 export const run: Command = {
   name: 'run',
   summary: 'run a Table 1 method (d2po, opo-gold, dpo, ...) or resume a killed run',
@@ -228,7 +233,7 @@ export const run: Command = {
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
-      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, command: ['d2po', 'run', ...argv.map(shellQuote)].join(' '), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
       if (values.json) console.log(JSON.stringify(res));
       else
         console.log(
