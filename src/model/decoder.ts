@@ -2,6 +2,7 @@ import {
   arange,
   cat,
   dropout,
+  linear,
   manualSeed,
   noGrad,
   weightsChanged,
@@ -309,6 +310,15 @@ export abstract class DecoderModel implements CausalLM {
     const t = this.params.get(name);
     if (!t) throw new Error(`internal: no parameter '${name}'`);
     return t;
+  }
+
+  /**
+   * The projection `module`: x @ `${module}.weight`^T (+ `${module}.bias` when the model has one),
+   * weights in torch's [out, in] layout. Every projection of a model goes through here, so that
+   * one override changes them all (adapters, for one).
+   */
+  protected proj(x: Tensor, module: string): Tensor {
+    return linear(x, this.p(`${module}.weight`), this.params.get(`${module}.bias`));
   }
 
   protected checkAlive(): void {
