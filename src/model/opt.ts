@@ -76,14 +76,10 @@ export function optParamName(c: OptConfig, fileName: string): string | null {
 
 export class Opt extends DecoderModel {
   declare readonly config: OptConfig;
-  readonly contextLength: number;
-  readonly hiddenSize: number;
   private readonly headDim: number;
 
   constructor(config: OptConfig, params: Map<string, Tensor>, device: Device) {
     super(config, params, device);
-    this.contextLength = config.max_position_embeddings;
-    this.hiddenSize = config.word_embed_proj_dim;
     this.headDim = config.hidden_size / config.num_attention_heads;
   }
 
@@ -129,7 +125,7 @@ export class Opt extends DecoderModel {
 
   createCache(batch: number, maxLength: number): KVCache {
     const c = this.config;
-    return makeCache(c.num_hidden_layers, batch, c.num_attention_heads, maxLength, this.headDim, this.device);
+    return makeCache(c.num_hidden_layers, batch, c.num_attention_heads, maxLength, this.headDim, this.device, this.dtype);
   }
 
   frozenCopy(): Opt {
