@@ -41,10 +41,10 @@ const indexSchema = z.looseObject({
  * The weight files of a model folder: model.safetensors, or else the shards that
  * model.safetensors.index.json names, each with the tensors the index places in it.
  */
-async function weightFiles(dir: string): Promise<{ path: string; listed: string[] }[]> {
+async function weightFiles(dir: string): Promise<{ index: string | null; files: { path: string; listed: string[] }[] }> {
   const single = join(dir, 'model.safetensors');
   const indexPath = join(dir, INDEX);
-  if ((await exists(single)) || !(await exists(indexPath))) return [{ path: single, listed: [] }];
+  if ((await exists(single)) || !(await exists(indexPath))) return { index: null, files: [{ path: single, listed: [] }] };
   await assertRegularFile(indexPath);
   let json: unknown;
   try {
@@ -58,7 +58,7 @@ async function weightFiles(dir: string): Promise<{ path: string; listed: string[
   }
   const shards = new Map<string, string[]>();
   for (const [tensor, file] of Object.entries(parsed.data.weight_map)) shards.set(file, [...(shards.get(file) ?? []), tensor]);
-  return [...shards].map(([file, listed]) => ({ path: join(dir, file), listed }));
+  return { index: indexPath, files: [...shards].map(([file, listed]) => ({ path: join(dir, file), listed })) };
 }
 
 export interface LoadOptions {
@@ -72,7 +72,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   if (!(await exists(configPath))) throw new Error(`${dir} is not a model folder: ${configPath} not found`);
   await assertRegularFile(configPath);
   const config = await readConfig(configPath);
-  const files = await weightFiles(dir);
+  const { index, files } = await weightFiles(dir);
   const loader = paramLoader(config, opts);
   let model: CausalLM;
   try {
@@ -80,13 +80,13 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
       const tensors = await readSafetensors(path);
       try {
         const absent = listed.find((n) => !tensors.has(n));
-        if (absent !== undefined) throw new Error(`${join(dir, INDEX)}: tensor '${absent}' is not in ${path}, the shard its weight_map names`);
+        if (absent !== undefined) throw new Error(`${index}: tensor '${absent}' is not in ${path}, the shard its weight_map names`);
         loader.assign(tensors, path);
       } finally {
         for (const t of tensors.values()) t.dispose();
       }
     }
-    model = loader.build(files.length > 1 ? join(dir, INDEX) : files[0].path);
+    model = loader.build(index ?? files[0].path);
   } catch (err) {
     loader.dispose();
     throw err;
