@@ -61,6 +61,10 @@ async function weightFiles(dir: string): Promise<{ index: string | null; files: 
   return { index: indexPath, files: [...shards].map(([file, listed]) => ({ path: join(dir, file), listed })) };
 }
 
+/** The names `--dtype` takes for how weights are held. */
+export const WEIGHT_DTYPES = { fp32: 'float32', bf16: 'bfloat16' } as const satisfies Record<string, DType>;
+export type WeightDtype = keyof typeof WEIGHT_DTYPES;
+
 export interface LoadOptions {
   device?: Device;
   /** how the weights are held, whatever the files store (default float32) */
