@@ -206,8 +206,10 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
     if (x % y !== 0) throw new Error(`${source}: field '${a}' (${x}) must be divisible by '${b}' (${y})`);
   };
   if (cfg.model_type === 'gpt2') divisible(cfg.n_embd, cfg.n_head, 'n_embd', 'n_head');
-  else divisible(cfg.hidden_size, cfg.num_attention_heads, 'hidden_size', 'num_attention_heads');
-  if (cfg.model_type === 'llama' || cfg.model_type === 'mistral' || cfg.model_type === 'qwen2') {
+  else if (cfg.model_type === 'opt' || cfg.model_type === 'gpt_neox') divisible(cfg.hidden_size, cfg.num_attention_heads, 'hidden_size', 'num_attention_heads');
+  else {
+    // a head_dim given in the file need not be hidden_size / num_attention_heads
+    if (!Number.isInteger(cfg.head_dim)) divisible(cfg.hidden_size, cfg.num_attention_heads, 'hidden_size', 'num_attention_heads');
     divisible(cfg.num_attention_heads, cfg.num_key_value_heads, 'num_attention_heads', 'num_key_value_heads');
     if (cfg.head_dim % 2 !== 0) throw new Error(`${source}: field 'head_dim' (${cfg.head_dim}) must be even (rotary embeddings rotate pairs)`);
   }
