@@ -51,6 +51,8 @@ export const runConfigSchema = z.strictObject({
   taskTimeoutMs: posInt.default(DEFAULT_USER_CALL_TIMEOUT_MS),
   /** bf16 autocast for forward passes */
   autocast: z.boolean(),
+  /** how model weights are held (policy, reference, discriminator backbones); runs stored before the field held fp32 */
+  dtype: z.enum(['fp32', 'bf16']).default('fp32'),
   /** passed to createGoldSource; `{type:'task'}` = the task's gold reward */
   gold: z.looseObject({ type: z.string().min(1) }),
   budget: z.strictObject({

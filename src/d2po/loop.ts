@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
+import { loadModel, readSafetensors, saveModel, WEIGHT_DTYPES, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { Task } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
@@ -612,7 +612,8 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     if (c.threads > 0) setNumThreads(c.threads);
     manualSeed(c.seed);
     const device = c.device as Device;
-    const base = await loadModel(c.model, { device });
+    const dtype = WEIGHT_DTYPES[c.dtype];
+    const base = await loadModel(c.model, { device, dtype });
     if (!base.tokenizer) throw new Error(`model ${c.model} has no tokenizer.json`);
     const policy = base.model;
     held.push(policy);
@@ -635,9 +636,9 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
     let disc: Discriminator | null = null;
     if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
-      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device });
+      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, dtype });
     } else if (d.kind === 'dpo') {
-      const m = (await loadModel(d.model || c.model, { device })).model;
+      const m = (await loadModel(d.model || c.model, { device, dtype })).model;
       m.train(false);
       disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
     } else if (d.kind === 'bow') {

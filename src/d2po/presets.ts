@@ -18,6 +18,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   // bf16 autocast: about 4x faster on CPUs with AMX/AVX-512 bf16, several times slower on CPUs
   // without them; resolveConfig turns it off there unless the user sets it
   autocast: true,
+  dtype: 'fp32',
   gold: { type: 'task' },
   budget: { gold: 320, initial: 128, rounds: 6, steps: 240 },
   rollout: {

@@ -22,6 +22,7 @@ const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> =
   seed: ['seed', 'int'],
   device: ['device', 'str'],
   threads: ['threads', 'int'],
+  dtype: ['dtype', 'str'],
   'gold-budget': ['budget.gold', 'int'],
   'initial-gold': ['budget.initial', 'initial'],
   rounds: ['budget.rounds', 'int'],
@@ -77,6 +78,7 @@ options:
   --threads N              libtorch threads, at most this machine's CPUs (default: libtorch's
                            choice); allowed on resume
   --device D               cpu | cuda | cuda:N; allowed on resume (recorded in the run)
+  --dtype fp32|bf16        how model weights are held (default fp32; bf16 trains bf16 weights)
   --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
   --out DIR                run folder (default runs/<method>-<task>-seed<S>)
   --resume DIR             continue a killed run from its newest checkpoint that can be restored,
