@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AdamW, noGrad, scope } from '../tensor/index.js';
+import { AdamW, noGrad, scope, type DType } from '../tensor/index.js';
 import { copyNamed } from '../train/params.js';
 import { attachNewAdapter, loadModel, readSafetensors, restoreAdapter, saveAdapter, writeSafetensors, type CausalLM, type LoraSpec, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
@@ -50,11 +50,11 @@ export class RmDiscriminator implements Discriminator {
     k: number,
     pooling: Pooling,
     seed: number,
-    opts: { lr: number; batchSize: number; device?: string; lora?: LoraSpec | null },
+    opts: { lr: number; batchSize: number; device?: string; dtype?: DType; lora?: LoraSpec | null },
   ): Promise<RmDiscriminator> {
     const rms: RewardModel[] = [];
     for (let m = 0; m < k; m++) {
-      const { model } = await loadModel(backboneDir, { device: opts.device as never });
+      const { model } = await loadModel(backboneDir, { device: opts.device as never, dtype: opts.dtype });
       model.train(false);
       if (opts.lora) attachNewAdapter(model, opts.lora, hashSeed(seed, 7919, m, 1), 'lora.targets');
       rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m) }));

@@ -65,16 +65,12 @@ export function gpt2ParamName(c: Gpt2Config, fileName: string): string | null {
 
 export class Gpt2 extends DecoderModel {
   declare readonly config: Gpt2Config;
-  readonly contextLength: number;
-  readonly hiddenSize: number;
   private readonly headDim: number;
   // Conv1D projections: weights [in, out]
   protected override readonly fanInFanOut = true;
 
   constructor(config: Gpt2Config, params: Map<string, Tensor>, device: Device) {
     super(config, params, device);
-    this.contextLength = config.n_positions;
-    this.hiddenSize = config.n_embd;
     this.headDim = config.n_embd / config.n_head;
   }
 
@@ -113,7 +109,7 @@ export class Gpt2 extends DecoderModel {
   }
 
   createCache(batch: number, maxLength: number): KVCache {
-    return makeCache(this.config.n_layer, batch, this.config.n_head, maxLength, this.headDim, this.device);
+    return makeCache(this.config.n_layer, batch, this.config.n_head, maxLength, this.headDim, this.device, this.dtype);
   }
 
   protected withParams(params: Map<string, Tensor>): Gpt2 {

@@ -1,9 +1,9 @@
-// The model API: GPT-2 and OPT decoders from Hugging Face configs and safetensors checkpoints, and
-// LoRA adapters in PEFT's layout.
+// The model API: GPT-2, OPT, Llama/Mistral/Qwen2 and GPT-NeoX decoders from Hugging Face configs
+// and safetensors checkpoints, and LoRA adapters in PEFT's layout.
 export { parseConfig, readConfig, configToJson, vocabularyError, type ModelConfig, type Gpt2Config, type OptConfig } from './config.js';
 export type { CausalLM, ForwardOutput, ForwardOptions, KVCache } from './decoder.js';
 export { createModel, modelFromTensors, type ConfigLike } from './create.js';
-export { loadModel, saveModel, type LoadedModel } from './checkpoint.js';
+export { loadModel, saveModel, WEIGHT_DTYPES, type LoadedModel, type WeightDtype } from './checkpoint.js';
 export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafetensors } from './safetensors.js';
 export { Tokenizer } from './tokenizer.js';
 export { responseLogprobs, type PairBatch, type ResponseLogprobs } from './logprobs.js';

@@ -1,4 +1,4 @@
-import { embedding, layerNorm, linear, type Device, type Tensor } from '../tensor/index.js';
+import { embedding, layerNorm, type Device, type Tensor } from '../tensor/index.js';
 import type { OptConfig } from './config.js';
 import {
   activation,
@@ -75,14 +75,10 @@ export function optParamName(c: OptConfig, fileName: string): string | null {
 
 export class Opt extends DecoderModel {
   declare readonly config: OptConfig;
-  readonly contextLength: number;
-  readonly hiddenSize: number;
   private readonly headDim: number;
 
   constructor(config: OptConfig, params: Map<string, Tensor>, device: Device) {
     super(config, params, device);
-    this.contextLength = config.max_position_embeddings;
-    this.hiddenSize = config.word_embed_proj_dim;
     this.headDim = config.hidden_size / config.num_attention_heads;
   }
 
@@ -123,12 +119,12 @@ export class Opt extends DecoderModel {
   }
 
   lmHead(hidden: Tensor): Tensor {
-    return linear(hidden, this.config.tie_word_embeddings ? this.p('model.decoder.embed_tokens.weight') : this.p('lm_head.weight'));
+    return this.proj(hidden, this.config.tie_word_embeddings ? 'model.decoder.embed_tokens' : 'lm_head');
   }
 
   createCache(batch: number, maxLength: number): KVCache {
     const c = this.config;
-    return makeCache(c.num_hidden_layers, batch, c.num_attention_heads, maxLength, this.headDim, this.device);
+    return makeCache(c.num_hidden_layers, batch, c.num_attention_heads, maxLength, this.headDim, this.device, this.dtype);
   }
 
   protected withParams(params: Map<string, Tensor>): Opt {

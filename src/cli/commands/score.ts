@@ -2,14 +2,15 @@ import { z } from 'zod';
 import { loadLmAdapter, loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
-import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
+import { UsageError, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
 import { JsonlError, readJsonl } from '../../util/jsonl.js';
 import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
 const help = `usage: d2po score --model DIR|NAME [--adapter DIR] --input FILE.jsonl [--output FILE] [--batch-size N]
 
 Log-probabilities of responses given prompts under a model (a Hugging Face folder:
-config.json + model.safetensors, and tokenizer.json for text input).
+config.json + model.safetensors or its shards, and tokenizer.json for text input; GPT-2, OPT,
+Llama, Mistral, Qwen2 or GPT-NeoX, see docs/models.md).
 
 Each input line is one of
   {"prompt": "text", "response": "text"}        (needs DIR/tokenizer.json)
@@ -30,6 +31,7 @@ options:
   --input FILE       JSONL input
   --output FILE      write results here, whole or not at all (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
+  --dtype fp32|bf16  how the weights are held, whatever the files store (default fp32)
 `;
 
 const lineSchema = z.union([
@@ -86,6 +88,7 @@ export const score: Command = {
         input: { type: 'string' },
         output: { type: 'string' },
         'batch-size': { type: 'string' },
+        dtype: { type: 'string' },
       },
       strict: true,
     });
@@ -94,7 +97,8 @@ export const score: Command = {
     const batchSize = numberFlag('batch-size', values['batch-size'], 16, { integer: true, min: 1 });
     const problem = values.output ? outputPathProblem(values.output) : null;
     if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
-    const loaded = await loadModel(resolveModelPath(values.model));
+    const dtype = dtypeFlag(values.dtype);
+    const loaded = await loadModel(resolveModelPath(values.model), { dtype });
     // a file output is written whole at the end (never cut by a full disk); stdout as it goes
     const lines: string[] = [];
     try {
