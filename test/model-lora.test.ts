@@ -153,6 +153,29 @@ test('DPO with LoRA: the reference is the base without adapters (no copy); base 
   policy.dispose();
 });
 
+test('on weights held in bf16 the adapter stays float32 and trains, and the activations stay bf16', async () => {
+  const held = (await loadModel(join(MODEL, 'llama'), { dtype: 'bfloat16' })).model;
+  const full = (await loadModel(join(MODEL, 'llama'))).model;
+  for (const m of [held, full]) {
+    attachNewAdapter(m, spec(['q_proj', 'v_proj', 'down_proj']), 9, 'test');
+    perturbB(m, 4);
+  }
+  assert.ok(held.adapter!.parameters().every((t) => t.dtype === 'float32'));
+  const ids = { promptIds: [[2, 5, 7]], responseIds: [[10, 11, 12, 13]] };
+  const grads = scope(() => {
+    const out = held.forward(tensor(new Int32Array([2, 5, 7]), { shape: [1, 3] }));
+    assert.equal(out.logits.dtype, 'bfloat16');
+    responseLogprobs(held, ids).sum.sum().backward();
+    return held.adapter!.parameters().map((t) => t.grad?.dtype);
+  });
+  assert.ok(grads.every((d) => d === 'float32'), `float32 gradients on A and B (${grads})`);
+  // bf16 keeps 8 bits of mantissa: as in model-numerics, within 0.25 nats per token of float32
+  const [a, b] = [held, full].map((m) => scope(() => noGrad(() => responseLogprobs(m, ids).tokenLogprobs.toFloat32Array())));
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= 0.25, `token ${i}: bf16 ${v} vs float32 ${b[i]}`));
+  held.dispose();
+  full.dispose();
+});
+
 test('an adapter saved in PEFT’s layout loads back and scores identically; merged into the base it scores the same to 1e-5', async () => {
   const { model } = await loadModel(join(MODEL, 'gpt2'));
   attachNewAdapter(model, { ...spec(['c_attn', 'c_fc']), dropout: 0.05 }, 7, 'test');

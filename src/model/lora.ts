@@ -121,13 +121,19 @@ export class LoraAdapter {
     return this.pairs.get(module)?.proj;
   }
 
-  /** y (the frozen projection of x) plus this module's update, or y itself when it has none. */
+  /**
+   * y (the frozen projection of x) plus this module's update, or y itself when it has none. The
+   * adapter stays float32 whatever dtype the base is held in (as PEFT keeps it): x is cast to
+   * float32 and the update back to y's dtype, so bf16-held weights keep bf16 activations.
+   */
   apply(module: string, x: Tensor, y: Tensor, training: boolean): Tensor {
     const pair = this.pairs.get(module);
     if (!pair) return y;
     this.checkAlive();
-    const input = training && this.spec.dropout > 0 ? dropout(x, this.spec.dropout, true) : x;
-    return y.add(linear(linear(input, pair.a), pair.b).mul(this.scaling));
+    const x32 = x.dtype === pair.a.dtype ? x : x.to(pair.a.dtype);
+    const input = training && this.spec.dropout > 0 ? dropout(x32, this.spec.dropout, true) : x32;
+    const update = linear(linear(input, pair.a), pair.b).mul(this.scaling);
+    return y.add(update.dtype === y.dtype ? update : update.to(y.dtype));
   }
 
   /** s * B A in the layout of the module's weight ([in, out] for fan_in_fan_out), for merging. */
