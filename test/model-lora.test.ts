@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,25 @@ test('on weights held in bf16 the adapter stays float32 and trains, and the acti
   a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= 0.25, `token ${i}: bf16 ${v} vs float32 ${b[i]}`));
   held.dispose();
   full.dispose();
+});
+
+test('export --merge of a sharded base writes the same shards and index, and scores as base + adapter to 1e-5', async () => {
+  const base = join(MODEL, 'llama');
+  const { model } = await loadModel(base);
+  attachNewAdapter(model, spec(['q_proj', 'v_proj', 'down_proj']), 7, 'test');
+  perturbB(model, 3);
+  const cs = [0, 1, 2].map((i) => ({ prompt_ids: [2, 5 + i], response_ids: [10 + i, 11, 12], token_logprobs: [], logprob: 0 }));
+  const want = logprobs(model, cs);
+  const dir = await mkdtemp(join(tmpdir(), 'd2po-lora-'));
+  await saveAdapter(join(dir, 'adapter'), model.adapter!, { baseModel: base, taskType: 'CAUSAL_LM' });
+  const out = join(dir, 'merged');
+  assert.equal(await mergeAdapter(base, join(dir, 'adapter'), out), 6);
+  const files = (d: string) => readdirSync(d).filter((f) => f.endsWith('.safetensors') || f.endsWith('.index.json')).sort();
+  assert.deepEqual(files(out), files(base));
+  assert.equal(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8'), readFileSync(join(base, 'model.safetensors.index.json'), 'utf8'));
+  const merged = (await loadModel(out)).model;
+  logprobs(merged, cs).forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-5, `token ${i}: merged ${v} vs base + adapter ${want[i]}`));
+  for (const m of [model, merged]) m.dispose();
 });
 
 test('an adapter saved in PEFT’s layout loads back and scores identically; merged into the base it scores the same to 1e-5', async () => {

@@ -41,7 +41,7 @@ const indexSchema = z.looseObject({
  * The weight files of a model folder: model.safetensors, or else the shards that
  * model.safetensors.index.json names, each with the tensors the index places in it.
  */
-async function weightFiles(dir: string): Promise<{ index: string | null; files: { path: string; listed: string[] }[] }> {
+export async function weightFiles(dir: string): Promise<{ index: string | null; files: { path: string; listed: string[] }[] }> {
   const single = join(dir, 'model.safetensors');
   const indexPath = join(dir, INDEX);
   if ((await exists(single)) || !(await exists(indexPath))) return { index: null, files: [{ path: single, listed: [] }] };

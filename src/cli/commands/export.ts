@@ -6,9 +6,9 @@ const help = `usage: d2po export --merge --adapter DIR --model DIR|NAME --out DI
 
 Folds a LoRA adapter (PEFT's layout: adapter_config.json + adapter_model.safetensors, as a
 LoRA run's checkpoints hold them) into its base model and writes the result as a model folder
-in the base's layout: the same tensor names and dtypes in model.safetensors, each adapted
-weight W replaced by W + s B A, and the base folder's other files (config.json, tokenizer
-files) copied. The merged model then loads wherever the base does, without the adapter.
+in the base's layout: the same tensor names and dtypes in model.safetensors (or the same
+shards), each adapted weight W replaced by W + s B A, and the base folder's other files
+(config.json, the shard index, tokenizer files) copied. The merged model then loads wherever the base does, without the adapter.
 
 options:
   --merge            merge the adapter into the base (the one export there is)
