@@ -28,8 +28,15 @@ class CountingGold extends RewardFunctionGold {
   }
 }
 
+interface Variant {
+  initial?: number | 'all';
+  gold?: number;
+  /** the run config's lora section (off when absent) */
+  lora?: Record<string, unknown>;
+}
+
 /** 70 initial pairs (two chunks: the second one partial) + 6 online, early stopping on 20% held out. */
-function config(method: Method, out: string, initial: number | 'all' = 70, gold = 76) {
+function config(method: Method, out: string, { initial = 70, gold = 76, lora }: Variant = {}) {
   return resolveConfig({
     method,
     task: taskFile,
@@ -43,12 +50,13 @@ function config(method: Method, out: string, initial: number | 'all' = 70, gold 
     discriminator: { epochs: 1, batchSize: 16, trainOn: 'replay', replaySize: 5 },
     eval: { every: 0, prompts: 2, accuracyPairs: 2 },
     autocast: false,
+    ...(lora ? { lora } : {}),
   });
 }
 
-async function run(method: Method, dir: string, cache: string, initial?: number | 'all', goldBudget?: number) {
+async function run(method: Method, dir: string, cache: string, variant: Variant = {}) {
   const gold = new CountingGold(task);
-  await runLoop(config(method, dir, initial, goldBudget), { dir, task, gold, progress: false, warmCache: cache });
+  await runLoop(config(method, dir, variant), { dir, task, gold, progress: false, warmCache: cache });
   return gold.asked;
 }
 
@@ -94,11 +102,41 @@ test('methods of one seed share the initial set, its gold and the warm starts th
   }
 });
 
+test('LoRA runs share warm starts as adapters, exactly; full fine-tuning shares their initial set but never their warm starts', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-warm-'));
+  const cache = join(root, 'warm-starts');
+  const lora = { r: 4, alpha: 8, dropout: 0, targets: ['c_attn'], discriminator: true };
+  assert.equal(await run('d2po', join(root, 'a'), cache, { lora }), 76);
+  assert.equal(await run('d2po', join(root, 'b'), cache, { lora }), 6, 'the initial 70 are reused');
+  assert.equal(await run('d2po', join(root, 'full'), cache), 6, 'the initial set does not depend on LoRA: the adapters start as the identity');
+  const [a, b, full] = ['a', 'b', 'full'].map((d) => RunStore.open(join(root, d), { readonly: true }));
+  try {
+    const parts = (s: RunStore) => s.getMeta<Record<string, string>>('warm_start_parts')!;
+    const reused = (s: RunStore, what: string) => s.lastMetrics(`warm/${what}_reused`)?.values[`warm/${what}_reused`];
+    assert.deepEqual(parts(b), parts(a));
+    assert.deepEqual([reused(a, 'policy'), reused(b, 'policy'), reused(b, 'disc')], [0, 1, 1]);
+    // what the cache holds for a LoRA policy is its adapter, and the run starts from exactly it
+    const stored = join(cache, 'warm-policy', parts(a).policy, 'policy');
+    assert.ok(existsSync(join(stored, 'adapter_model.safetensors')) && !existsSync(join(stored, 'model.safetensors')));
+    const adapterOf = (s: RunStore, dir: string, file: string) => readFileSync(join(root, dir, s.checkpoints()[0].path, file));
+    assert.ok(adapterOf(b, 'b', 'policy/adapter_model.safetensors').equals(adapterOf(a, 'a', 'policy/adapter_model.safetensors')));
+    assert.ok(adapterOf(b, 'b', 'policy/adapter_model.safetensors').equals(readFileSync(join(stored, 'adapter_model.safetensors'))));
+    assert.ok(adapterOf(b, 'b', 'discriminator/rm-0/adapter_model.safetensors').equals(adapterOf(a, 'a', 'discriminator/rm-0/adapter_model.safetensors')));
+    // full fine-tuning: the same initial set, its own warm policy and discriminator
+    assert.equal(parts(full).initialSet, parts(a).initialSet);
+    assert.notEqual(parts(full).policy, parts(a).policy);
+    assert.notEqual(parts(full).discriminator, parts(a).discriminator);
+    assert.deepEqual([reused(full, 'policy'), reused(full, 'disc')], [0, 0]);
+  } finally {
+    for (const s of [a, b, full]) s.close();
+  }
+});
+
 test('an offline method with a larger initial set extends the shared one: the first pairs and labels are reused', async () => {
   const root = mkdtempSync(join(tmpdir(), 'd2po-warm-'));
   const cache = join(root, 'warm-starts');
   await run('opo-gold', join(root, 'online'), cache);
-  const asked = await run('dpo', join(root, 'offline'), cache, 'all', 76);
+  const asked = await run('dpo', join(root, 'offline'), cache, { initial: 'all', gold: 76 });
   assert.equal(asked, 6, 'only the 6 pairs beyond the shared 70 are bought');
   const on = RunStore.open(join(root, 'online'), { readonly: true });
   const off = RunStore.open(join(root, 'offline'), { readonly: true });

@@ -126,31 +126,59 @@ test('LoRA gradients agree with central finite differences (float32)', async () 
   model.dispose();
 });
 
-test('DPO with LoRA: the reference is the base without adapters (no copy); base weights stay bit-identical; only adapters get optimizer state', async () => {
-  const { model: policy } = await loadModel(join(MODEL, 'opt'));
-  const before = new Map(policy.namedParameters().map(([n, p]) => [n, p.toFloat32Array()]));
-  attachNewAdapter(policy, spec(['q_proj', 'v_proj', 'fc1']), 5, 'test');
-  const ref = policy.baseModel();
-  // a view: the very same tensors, and disposing it frees nothing
-  const refParams = new Map(ref.namedParameters());
-  assert.ok(policy.namedParameters().every(([n, p]) => refParams.get(n) === p));
-  const trainer = new PreferenceTrainer(policy, new FrozenLogprobs(ref), { loss: 'dpo', beta: 0.5, labelSmoothing: 0, lr: 1e-2, weightDecay: 0.1, maxGradNorm: 1 });
-  const ex = [0, 1, 2, 3].map((i) => ({ promptIds: [2, 5 + i], chosenIds: [10, 11, 12], rejectedIds: [20, 21, 22] }));
-  const cs = ex.map((e) => ({ prompt_ids: e.promptIds, response_ids: e.chosenIds, token_logprobs: [], logprob: 0 }));
-  const refBefore = logprobs(ref, cs);
-  for (let i = 0; i < 5; i++) trainer.step(ex);
-  const last = trainer.step(ex);
-  assert.ok(last.margin > 0.1, `the policy moved toward the chosen responses (margin ${last.margin})`);
-  for (const [n, p] of policy.namedParameters()) assert.deepEqual(p.toFloat32Array(), before.get(n), `${n} unchanged`);
-  assert.deepEqual(logprobs(ref, cs), refBefore, 'the reference did not move');
-  assert.notDeepEqual(logprobs(policy, cs), refBefore, 'the policy did');
-  const state = trainer.optimizer.stateDict();
-  assert.equal(Object.keys(state.tensors).length, 2 * policy.adapter!.parameters().length, 'moments of A and B only');
-  Object.values(state.tensors).forEach((t) => t.dispose());
-  ref.dispose();
-  assert.equal(policy.namedParameters()[0][1].isDisposed, false);
-  trainer.dispose();
-  policy.dispose();
+const DPO_CASES = [
+  ['opt', ['q_proj', 'v_proj', 'fc1']],
+  ['llama', ['q_proj', 'v_proj']],
+] as const;
+
+for (const [name, targets] of DPO_CASES) {
+  test(`DPO with LoRA (${name}): the reference is the base without adapters (no copy); base weights stay bit-identical; only adapters get optimizer state`, async () => {
+    const { model: policy } = await loadModel(join(MODEL, name));
+    const before = new Map(policy.namedParameters().map(([n, p]) => [n, p.toFloat32Array()]));
+    attachNewAdapter(policy, spec([...targets]), 5, 'test');
+    const ref = policy.baseModel();
+    // a view: the very same tensors, and disposing it frees nothing
+    const refParams = new Map(ref.namedParameters());
+    assert.ok(policy.namedParameters().every(([n, p]) => refParams.get(n) === p));
+    const trainer = new PreferenceTrainer(policy, new FrozenLogprobs(ref), { loss: 'dpo', beta: 0.5, labelSmoothing: 0, lr: 1e-2, weightDecay: 0.1, maxGradNorm: 1 });
+    const ex = [0, 1, 2, 3].map((i) => ({ promptIds: [2, 5 + i], chosenIds: [10, 11, 12], rejectedIds: [20, 21, 22] }));
+    const cs = ex.map((e) => ({ prompt_ids: e.promptIds, response_ids: e.chosenIds, token_logprobs: [], logprob: 0 }));
+    const refBefore = logprobs(ref, cs);
+    for (let i = 0; i < 5; i++) trainer.step(ex);
+    const last = trainer.step(ex);
+    assert.ok(last.margin > 0.1, `the policy moved toward the chosen responses (margin ${last.margin})`);
+    for (const [n, p] of policy.namedParameters()) assert.deepEqual(p.toFloat32Array(), before.get(n), `${n} unchanged`);
+    assert.deepEqual(logprobs(ref, cs), refBefore, 'the reference did not move');
+    assert.notDeepEqual(logprobs(policy, cs), refBefore, 'the policy did');
+    const state = trainer.optimizer.stateDict();
+    assert.equal(Object.keys(state.tensors).length, 2 * policy.adapter!.parameters().length, 'moments of A and B only');
+    Object.values(state.tensors).forEach((t) => t.dispose());
+    ref.dispose();
+    assert.equal(policy.namedParameters()[0][1].isDisposed, false);
+    trainer.dispose();
+    policy.dispose();
+  });
+}
+
+test('the Llama family and GPT-NeoX list their projections under the names PEFT targets, with grouped-query widths', async () => {
+  const expected = {
+    llama: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+    gpt_neox: ['query_key_value', 'dense', 'dense_h_to_4h', 'dense_4h_to_h'],
+  };
+  for (const [name, names] of Object.entries(expected)) {
+    const { model } = await loadModel(join(MODEL, name));
+    const projections = model.projections();
+    assert.deepEqual([...new Set(projections.map((p) => p.module.split('.').pop()))], names, name);
+    assert.ok(projections.every((p) => !p.fanInFanOut), `${name}: torch's [out, in] layout`);
+    model.dispose();
+  }
+  // 4 query heads share 2 key/value heads of 8 dimensions: v_proj maps 16 -> 16, q_proj 16 -> 32
+  const { model } = await loadModel(join(MODEL, 'llama'));
+  const adapter = attachNewAdapter(model, spec(['q_proj', 'v_proj']), 1, 'test');
+  const shapes = new Map(adapter.namedParameters().map(([n, t]) => [n, t.shape]));
+  assert.deepEqual(shapes.get('model.layers.0.self_attn.q_proj.lora_B.weight'), [32, 4]);
+  assert.deepEqual(shapes.get('model.layers.0.self_attn.v_proj.lora_B.weight'), [16, 4]);
+  model.dispose();
 });
 
 test('on weights held in bf16 the adapter stays float32 and trains, and the activations stay bf16', async () => {
