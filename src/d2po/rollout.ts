@@ -6,19 +6,20 @@ export class TextCodec {
     readonly tokenizer: Tokenizer,
     readonly contextLength: number,
     readonly maxNewTokens: number,
-    /** the model's BOS (config.json bos_token_id), put first as in sample and score */
-    readonly bos: number | null,
+    /** the model's BOS (config.json bos_token_id); Tokenizer.promptBos decides whether it goes first */
+    readonly modelBos: number | null,
   ) {}
 
   /** The prompt as Tokenizer.encodePrompt gives it, keeping its end when it would not leave room for the response. */
   encodePrompt(text: string): number[] {
-    const ids = this.tokenizer.encodePrompt(text, this.bos);
-    const lead = this.bos === null ? 0 : 1;
+    const bos = this.tokenizer.promptBos(this.modelBos);
+    const ids = this.tokenizer.encodePrompt(text, this.modelBos);
+    const lead = bos === null ? 0 : 1;
     const room = this.contextLength - this.maxNewTokens - lead;
     if (room < 1) throw new Error(`context ${this.contextLength} leaves no room for a prompt with ${this.maxNewTokens} new tokens`);
     const body = ids.slice(lead);
     const kept = body.length > room ? body.slice(body.length - room) : body;
-    return this.bos === null ? (kept.length ? kept : [0]) : [this.bos, ...kept];
+    return bos === null ? (kept.length ? kept : [0]) : [bos, ...kept];
   }
 
   /** Response text without its closing EOS. */
