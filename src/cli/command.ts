@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ChatTemplate, ChatTemplateError, type Tokenizer } from '../model/index.js';
 
 /** One CLI subcommand. `run` returns the process exit code. */
 export interface Command {
@@ -37,4 +38,14 @@ export function numberFlag(flag: string, raw: string | undefined, dflt: number, 
     throw new UsageError(`--${flag} must be ${kind} ${range}, got '${raw}'`);
   }
   return x;
+}
+
+/** The chat template `--chat-template` asks for; a model without one is the user's mistake (a UsageError naming the file). */
+export async function chatTemplateOf(tokenizer: Tokenizer): Promise<ChatTemplate> {
+  try {
+    return await ChatTemplate.of(tokenizer);
+  } catch (e) {
+    if (e instanceof ChatTemplateError) throw new UsageError(`--chat-template: ${e.message}`);
+    throw e;
+  }
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
+import { ChatTemplate, loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { Task } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
@@ -562,7 +562,8 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     policy.train(false);
     const ref = policy.frozenCopy();
     held.push(ref);
-    const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null);
+    const chat = c.chatTemplate ? await ChatTemplate.of(base.tokenizer) : null;
+    const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null, chat);
     // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
     const refLp = new FrozenLogprobs(ref);
     const trainer = new PreferenceTrainer(policy, refLp, {

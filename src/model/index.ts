@@ -5,5 +5,6 @@ export { createModel, modelFromTensors, type ConfigLike } from './create.js';
 export { loadModel, saveModel, type LoadedModel } from './checkpoint.js';
 export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafetensors } from './safetensors.js';
 export { Tokenizer } from './tokenizer.js';
+export { ChatTemplate, ChatTemplateError, type ChatMessage } from './chat-template.js';
 export { responseLogprobs, type PairBatch, type ResponseLogprobs } from './logprobs.js';
 export { sample, type SampleOptions } from './sample.js';

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, chatTemplateOf, type Command } from '../command.js';
+import { Tokenizer } from '../../model/index.js';
 import { METHODS, setPath, validateConfig, ConfigError, type RunConfig } from '../../d2po/config.js';
 import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
@@ -57,6 +58,8 @@ options:
   --model DIR|NAME         policy base model folder or shipped model name (d2po models); a
                            built-in task defaults to its base model (d2po tasks), a custom
                            task to policy-base
+  --chat-template          wrap each prompt in the model's chat template (tokenizer_config.json
+                           chat_template) as one user turn, as an instruct model was trained
   --gold-budget P          total gold labels, initial offline set included
   --initial-gold N|all     gold labels of the initial offline set (warm start), counted in P
   --rounds T               online gold rounds (T_P)
@@ -133,6 +136,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     'no-progress': { type: 'boolean' },
     json: { type: 'boolean' },
     force: { type: 'boolean' },
+    'chat-template': { type: 'boolean' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
   let values: Record<string, unknown>;
@@ -145,6 +149,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
   for (const [flag, [path, kind]] of Object.entries(FIELD_FLAGS)) {
     if (values[flag] !== undefined) setPath(user, path, parseValue(flag, values[flag] as string, kind));
   }
+  if (values['chat-template']) user.chatTemplate = true;
   for (const s of (values.set as string[] | undefined) ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${s}: expected PATH=VALUE`);
@@ -219,6 +224,8 @@ export const run: Command = {
       console.log(JSON.stringify(redactSecrets(config), null, 2));
       return 0;
     }
+    // a model without a chat template fails here, before the run folder is made
+    if (config.chatTemplate) await chatTemplateOf(await Tokenizer.fromFile(join(config.model, 'tokenizer.json')));
     const task = await loadTask(config.task, { timeoutMs: config.taskTimeoutMs });
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
