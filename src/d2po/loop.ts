@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
 import { ChatTemplate, loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
-import type { Task } from '../tasks/task.js';
+import type { RunTask } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
 import { Progress } from '../cli/progress.js';
 import { Rng, hashSeed } from '../util/rng.js';
@@ -34,7 +34,7 @@ export interface LoopOptions {
   /** on resume: a device or thread count other than the stored one (another machine), recorded in the run */
   resumeChanges?: Partial<Pick<RunConfig, 'device' | 'threads'>>;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
-  task: Task;
+  task: RunTask;
   gold: GoldSource;
   /** progress bar on stderr (default true) */
   progress?: boolean;

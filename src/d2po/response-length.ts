@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readConfig, contextLength } from '../model/config.js';
 import { Tokenizer } from '../model/tokenizer.js';
-import type { Task } from '../tasks/task.js';
+import type { RunTask } from '../tasks/task.js';
 import { ConfigError, type RunConfig } from './config.js';
 
 /** Prompt tokens always kept (a longer prompt loses its beginning), so that a response answers something. */
@@ -16,7 +16,7 @@ const DEFAULT_MAX_NEW_TOKENS = 48;
  * so that the stored config says what ran. A run whose responses cannot fit the model's
  * context is refused with the numbers.
  */
-export async function resolveMaxNewTokens(c: RunConfig, task: Task): Promise<RunConfig> {
+export async function resolveMaxNewTokens(c: RunConfig, task: RunTask): Promise<RunConfig> {
   const cfgPath = join(c.model, 'config.json');
   const context = contextLength(await readConfig(cfgPath));
   const room = context - PROMPT_RESERVE;
@@ -36,7 +36,7 @@ export async function resolveMaxNewTokens(c: RunConfig, task: Task): Promise<Run
 }
 
 /** Tokens of the longest training prompt as the policy sees it (BOS included when the model has one). */
-async function longestPrompt(model: string, task: Task): Promise<number | string> {
+async function longestPrompt(model: string, task: RunTask): Promise<number | string> {
   try {
     const tok = await Tokenizer.fromFile(join(model, 'tokenizer.json'));
     const bos = (await readConfig(join(model, 'config.json'))).bos_token_id ?? null;

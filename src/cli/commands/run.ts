@@ -9,7 +9,7 @@ import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
 import { describePlan, runLoop } from '../../d2po/loop.js';
 import { RunStore } from '../../store/run-store.js';
-import { baseModelOf, loadTask, looksLikePath } from '../../tasks/registry.js';
+import { baseModelOf, loadRunTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { redactSecrets } from '../../util/secrets.js';
@@ -54,7 +54,9 @@ ${METHODS.map((m) => `  ${m.padEnd(17)} ${PRESETS[m].description}`).join('\n')}
 options:
   --config FILE            JSON run config (fields as stored in run.db; see --print-config)
   --method M               one of the methods above (default d2po)
-  --task NAME|PATH         built-in task (d2po tasks) or a task module path
+  --task NAME|PATH         built-in task (d2po tasks), a task module path, or a prompt file
+                           (*.jsonl, {"prompt", "split"?} lines; no gold reward of its own:
+                           give a gold source, docs/runs.md)
   --model DIR|NAME         policy base model folder or shipped model name (d2po models); a
                            built-in task defaults to its base model (d2po tasks), a custom
                            task to policy-base
@@ -226,7 +228,7 @@ export const run: Command = {
     }
     // a model without a chat template fails here, before the run folder is made
     if (config.chatTemplate) await chatTemplateOf(await Tokenizer.fromFile(join(config.model, 'tokenizer.json')));
-    const task = await loadTask(config.task, { timeoutMs: config.taskTimeoutMs });
+    const task = await loadRunTask(config.task, { timeoutMs: config.taskTimeoutMs });
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
