@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 # ---------------------------------------------------------------- safetensors (own, minimal)
-_DT = {torch.float32: 'F32', torch.float64: 'F64', torch.bfloat16: 'BF16', torch.int64: 'I64', torch.bool: 'BOOL'}
+_DT = {torch.float32: 'F32', torch.float64: 'F64', torch.bfloat16: 'BF16', torch.float16: 'F16', torch.int64: 'I64',
+       torch.bool: 'BOOL'}
 _TD = {v: k for k, v in _DT.items()}
 
 
@@ -294,7 +295,7 @@ GRAD_PARAMS = {  # a few parameters whose float64 gradients the tests compare ag
 }
 
 
-def expected_for(name, W, cfg, fwd):
+def expected_for(name, W, cfg, fwd, grad_params=None):
     W64 = {k: v.double().requires_grad_(v.is_floating_point()) for k, v in W.items()}
     if name.startswith('opt'):
         W64['lm_head.weight'] = W64['model.decoder.embed_tokens.weight']  # tied: one tensor, summed gradient
@@ -308,7 +309,8 @@ def expected_for(name, W, cfg, fwd):
                       'sequence_token_logprobs': lp.tolist(), 'token_logprobs': resp.tolist(),
                       'logprob': resp.sum().item()})
     total.backward()
-    grads = {k: {'shape': list(W64[k].shape), 'values': W64[k].grad.flatten().tolist()} for k in GRAD_PARAMS[name]}
+    grads = {k: {'shape': list(W64[k].shape), 'values': W64[k].grad.flatten().tolist()}
+             for k in (grad_params or GRAD_PARAMS[name])}
     return {'cases': cases, 'loss': 'sum over cases of the summed response log-probs', 'grads': grads}
 
 

@@ -15,20 +15,40 @@ const run = (args: string[]) =>
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
 
-test('d2po score: token ids in, PyTorch-matching log-probs out (file output)', async () => {
-  const exp = JSON.parse(readFileSync(join(FIX, 'opt', 'expected.json'), 'utf8'));
+/** `d2po score` on the fixture `name`'s reference pairs: its output lines, or the failed run */
+async function scoreFixture(name: string, extra: string[] = []) {
+  const exp = JSON.parse(readFileSync(join(FIX, name, 'expected.json'), 'utf8'));
   const dir = await mkdtemp(join(tmpdir(), 'd2po-score-'));
   const input = join(dir, 'in.jsonl');
   await writeFile(input, exp.cases.map((c: { prompt_ids: number[]; response_ids: number[] }) => JSON.stringify({ prompt_ids: c.prompt_ids, response_ids: c.response_ids })).join('\n') + '\n');
-  const r = await run(['score', '--model', join(FIX, 'opt'), '--input', input, '--output', join(dir, 'out.jsonl'), '--batch-size', '2']);
-  assert.equal(r.code, 0, r.stderr);
+  const r = await run(['score', '--model', join(FIX, name), '--input', input, '--output', join(dir, 'out.jsonl'), '--batch-size', '2', ...extra]);
+  if (r.code !== 0) return { r, exp, lines: [] };
   const lines = (await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, exp.cases.length);
-  lines.forEach((l, i) => {
-    assert.equal(l.token_logprobs.length, exp.cases[i].response_ids.length);
-    l.token_logprobs.forEach((v: number, j: number) => assert.ok(Math.abs(v - exp.cases[i].token_logprobs[j]) < 1e-4));
-    assert.ok(Math.abs(l.logprob - exp.cases[i].logprob) < 1e-3);
+  return { r, exp, lines };
+}
+
+// opt: one file; llama: sharded with an index; gpt_neox: F16 on disk
+for (const name of ['opt', 'llama', 'gpt_neox']) {
+  test(`d2po score --model ${name}: token ids in, PyTorch-matching log-probs out (file output)`, async () => {
+    const { r, exp, lines } = await scoreFixture(name);
+    assert.equal(r.code, 0, r.stderr);
+    lines.forEach((l, i) => {
+      assert.equal(l.token_logprobs.length, exp.cases[i].response_ids.length);
+      l.token_logprobs.forEach((v: number, j: number) => assert.ok(Math.abs(v - exp.cases[i].token_logprobs[j]) < 1e-4));
+      assert.ok(Math.abs(l.logprob - exp.cases[i].logprob) < 1e-3);
+    });
   });
+}
+
+test('d2po score --dtype bf16 holds the weights in bf16: close to the reference, not equal; other dtypes are refused', async () => {
+  const { r, exp, lines } = await scoreFixture('qwen2', ['--dtype', 'bf16']);
+  assert.equal(r.code, 0, r.stderr);
+  const diffs = lines.flatMap((l, i) => l.token_logprobs.map((v: number, j: number) => Math.abs(v - exp.cases[i].token_logprobs[j])));
+  assert.ok(Math.max(...diffs) < 0.3 && Math.max(...diffs) > 1e-4, `bf16 vs float64 reference: ${Math.max(...diffs)}`);
+  const bad = await scoreFixture('qwen2', ['--dtype', 'fp16']);
+  assert.equal(bad.r.code, 2);
+  assert.match(bad.r.stderr, /--dtype must be fp32 or bf16, got 'fp16'/);
 });
 
 test('d2po score: text lines use the tokenizer; a bad line is reported with its number', async () => {

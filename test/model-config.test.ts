@@ -29,8 +29,8 @@ test('OPT config: word_embed_proj_dim defaults to hidden_size; architectures alo
 });
 
 test('unknown architecture: the error names the source and the field', () => {
-  assert.throws(() => parseConfig({ model_type: 'llama', hidden_size: 8 }, 'x/config.json'), /x\/config\.json: field 'model_type' = "llama" is not a supported architecture/);
-  assert.throws(() => parseConfig({ architectures: ['LlamaForCausalLM'] }, 'y.json'), /y\.json: field 'architectures'.*LlamaForCausalLM/);
+  assert.throws(() => parseConfig({ model_type: 'falcon', hidden_size: 8 }, 'x/config.json'), /x\/config\.json: field 'model_type' = "falcon" is not a supported architecture/);
+  assert.throws(() => parseConfig({ architectures: ['FalconForCausalLM'] }, 'y.json'), /y\.json: field 'architectures'.*FalconForCausalLM/);
   assert.throws(() => parseConfig({ n_embd: 8 }, 'z.json'), /z\.json: field 'model_type' is missing/);
 });
 

@@ -10,7 +10,7 @@ import { autocast, liveTensorCount, noGrad, scope, tensor } from '../src/tensor/
 // Fixtures from scripts/torch_reference.py: tiny random GPT-2 / OPT checkpoints in the HF layout and
 // log-probs and gradients computed by an independent PyTorch implementation in float64.
 const FIX = join(import.meta.dirname, 'fixtures', 'model');
-const MODELS = ['gpt2', 'opt', 'opt-postln'] as const;
+const MODELS = ['gpt2', 'opt', 'opt-postln', 'llama', 'qwen2', 'mistral', 'gpt_neox'] as const;
 
 interface Case { prompt_ids: number[]; response_ids: number[]; token_logprobs: number[]; sequence_token_logprobs: number[]; logprob: number }
 interface Expected { cases: Case[]; grads: Record<string, { shape: number[]; values: number[] }> }

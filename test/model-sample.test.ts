@@ -22,7 +22,7 @@ function greedyNoCache(model: CausalLM, prompt: number[], steps: number): number
   return seq.slice(prompt.length);
 }
 
-for (const name of ['gpt2', 'opt', 'opt-postln']) {
+for (const name of ['gpt2', 'opt', 'opt-postln', 'llama', 'qwen2', 'mistral', 'gpt_neox']) {
   test(`${name}: greedy sampling with the KV cache equals argmax without a cache (batched, left-padded)`, async () => {
     const { model } = await loadModel(join(FIX, name));
     const got = sample(model, PROMPTS, { maxNewTokens: 12, temperature: 0, eosId: null });

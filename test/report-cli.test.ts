@@ -3,23 +3,21 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunStore } from '../src/store/run-store.js';
-import { resolveConfig } from '../src/d2po/presets.js';
+import { fakeRun } from './run-fixture.js';
 import { d2po } from './cli.js';
 
-/** A finished run folder holding only what the report reads: its config and evaluations. */
-function fakeRun(dir: string, seed: number, pooling: 'last' | 'sum', rewards: [number, number][]): void {
-  const store = RunStore.open(dir, { create: true });
-  store.setMeta('config', resolveConfig({ method: 'd2po', task: 'word-collector', model: 'm', out: dir, seed, discriminator: { pooling } }));
-  rewards.forEach(([gold, r], i) => store.logMetrics(i * 12, gold, { 'eval/reward': r }));
-  store.close();
+function run(dir: string, seed: number, pooling: 'last' | 'sum', rewards: [number, number][]): void {
+  fakeRun(dir, {
+    config: { method: 'd2po', task: 'word-collector', model: 'm', seed, discriminator: { pooling } },
+    evals: rewards.map(([gold, r], i) => [i * 12, gold, { 'eval/reward': r }]),
+  });
 }
 
 test('d2po report: variants by config, NAME=DIR names, and errors for folders without runs', async () => {
   const root = mkdtempSync(join(tmpdir(), 'd2po-report-'));
   for (const seed of [0, 1]) {
-    fakeRun(join(root, 'last', `d2po-seed${seed}`), seed, 'last', [[64, 1], [128, 2 + seed]]);
-    fakeRun(join(root, 'sum', `d2po-seed${seed}`), seed, 'sum', [[64, 1], [128, 3 + seed]]);
+    run(join(root, 'last', `d2po-seed${seed}`), seed, 'last', [[64, 1], [128, 2 + seed]]);
+    run(join(root, 'sum', `d2po-seed${seed}`), seed, 'sum', [[64, 1], [128, 3 + seed]]);
   }
   const out = join(root, 'report');
   const auto = await d2po(['report', join(root, 'last'), join(root, 'sum'), '--out', out]);

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldTable, labelVariants, readRunCurve, stat, type RunCurve } from '../src/report/curves.js';
+import { byGoldUsed, fmtStat, goldTable, isOnline, labelVariants, readRunCurve, sharedInitialGold, stat, type RunCurve } from '../src/report/curves.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { RunStore } from '../src/store/run-store.js';
 
@@ -13,10 +13,14 @@ function curve(method: string, seed: number, evals: [number, number, number][], 
     dir: `/runs/${method}-${seed}`,
     method,
     label: method,
-    config: { method, seed, out: `/runs/${method}-${seed}`, ...config },
+    config: { method, seed, out: `/runs/${method}-${seed}`, budget: { gold: 64, initial: 32, rounds: 2 }, ...config },
     task: 'word-collector',
     seed,
     goldBudget: 64,
+    goldInitial: 32,
+    warmStart: null,
+    command: null,
+    lastPair: null,
     evals: evals.map(([step, goldUsed, r]) => ({ step, goldUsed, metrics: { 'eval/reward': r } })),
     series: () => [],
   };
@@ -106,4 +110,12 @@ test('readRunCurve: a run stored before a config field existed takes its default
   const runs = labelVariants([readRunCurve(join(root, 'new')), readRunCurve(join(root, 'old'))]);
   assert.deepEqual(runs.map((r) => r.label), ['d2po', 'd2po']);
   rmSync(root, { recursive: true });
+});
+
+test('sharedInitialGold: the smallest initial set among online runs; offline runs do not count', () => {
+  const offline = { budget: { gold: 64, initial: 'all', rounds: 0 } };
+  const run = (method: string, goldInitial: number, config: Record<string, unknown> = {}) => ({ ...curve(method, 0, [], config), goldInitial });
+  assert.equal(sharedInitialGold([run('d2po', 32), run('opo-gold', 16), run('dpo', 64, offline)]), 16);
+  assert.deepEqual([run('d2po', 32), run('dpo', 64, offline)].map(isOnline), [true, false]);
+  assert.equal(sharedInitialGold([run('dpo', 64, offline)]), 0);
 });

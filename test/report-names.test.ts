@@ -16,6 +16,10 @@ function curve(label: string, seed: number): RunCurve {
     task: 'word-collector',
     seed,
     goldBudget: 8,
+    goldInitial: 4,
+    warmStart: null,
+    command: null,
+    lastPair: null,
     evals: [{ step: 0, goldUsed: 4, metrics: { 'eval/reward': 1 } }, { step: 2, goldUsed: 8, metrics: { 'eval/reward': 2 } }],
     series: () => [],
   };

@@ -1,13 +1,14 @@
-// d2po run's flag handling: seeds, threads, the custom task's default model, --device on resume.
+// d2po run's flag handling: seeds, threads, the custom task's default model, --device on resume, --dtype.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createModel, readSafetensors, saveModel } from '../src/model/index.js';
 import { RunStore } from '../src/store/run-store.js';
 import { resolveModelPath } from '../src/util/model-registry.js';
 import { d2po } from './cli.js';
-import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+import { TOKENIZER, tinyModelDir, toyTaskFile } from './d2po-fixture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'd2po-run-flags-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -79,4 +80,24 @@ test('--device (and --threads) are allowed on resume and recorded', async () => 
     after.close();
     rmSync(model, { recursive: true, force: true });
   }
+});
+
+test('--dtype bf16 holds the weights in bf16 through a run (a Llama-architecture policy here); fp32 by default; others refused', async () => {
+  assert.equal((await printed([])).config.dtype, 'fp32');
+  const bad = await printed(['--dtype', 'fp16']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /dtype: .*"fp32".*"bf16"/);
+  const model = join(root, 'llama');
+  const llama = createModel(
+    { model_type: 'llama', vocab_size: 4096, max_position_embeddings: 40, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, bos_token_id: 4095, eos_token_id: 4095 },
+    { seed: 1 },
+  );
+  await saveModel(model, llama, { tokenizerJson: readFileSync(TOKENIZER, 'utf8') });
+  llama.dispose();
+  const dir = join(root, 'bf16');
+  const r = await d2po(['run', '--task', task, '--model', model, '--dtype', 'bf16', '--out', dir, '--gold-budget', '8', '--initial-gold', '4', '--rounds', '1', '--steps', '2', '--batch-size', '2', '--threads', '1', '--no-progress']);
+  assert.equal(r.code, 0, r.stderr);
+  const policy = await readSafetensors(join(dir, 'checkpoints', 'step-000002', 'policy', 'model.safetensors'));
+  assert.ok([...policy.values()].every((t) => t.dtype === 'bfloat16'), 'the trained policy is checkpointed in bf16');
+  policy.forEach((t) => t.dispose());
 });

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ChatTemplate, ChatTemplateError, type Tokenizer } from '../model/index.js';
+import { ChatTemplate, ChatTemplateError, WEIGHT_DTYPES, type Tokenizer, type WeightDtype } from '../model/index.js';
+import type { DType } from '../tensor/index.js';
 
 /** One CLI subcommand. `run` returns the process exit code. */
 export interface Command {
@@ -23,6 +24,13 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** `--dtype fp32|bf16`: how a model's weights are held (float32 when absent), whatever its files store. */
+export function dtypeFlag(raw: string | undefined): DType {
+  if (raw === undefined) return 'float32';
+  if (!(raw in WEIGHT_DTYPES)) throw new UsageError(`--dtype must be ${Object.keys(WEIGHT_DTYPES).join(' or ')}, got '${raw}'`);
+  return WEIGHT_DTYPES[raw as WeightDtype];
 }
 
 /** A numeric flag's value, `dflt` when it is absent; a UsageError naming the flag otherwise. */

@@ -56,6 +56,8 @@ export const runConfigSchema = z.strictObject({
   taskTimeoutMs: posInt.default(DEFAULT_USER_CALL_TIMEOUT_MS),
   /** bf16 autocast for forward passes */
   autocast: z.boolean(),
+  /** how model weights are held (policy, reference, discriminator backbones); runs stored before the field held fp32 */
+  dtype: z.enum(['fp32', 'bf16']).default('fp32'),
   /** passed to createGoldSource; `{type:'task'}` = the task's gold reward */
   gold: z.looseObject({ type: z.string().min(1) }),
   budget: z.strictObject({
@@ -98,8 +100,14 @@ export const runConfigSchema = z.strictObject({
     /** epochs over gold labels at each gold round */
     epochs: posInt,
     batchSize: posInt,
-    /** which gold each round's update covers: all gold so far, or the new round only */
-    trainOn: z.enum(['all', 'round']),
+    /**
+     * which gold each round's update covers: all gold so far, the new round only, or the new
+     * round plus `replaySize` earlier gold labels drawn afresh each round (cost independent of
+     * the gold so far)
+     */
+    trainOn: z.enum(['all', 'round', 'replay']),
+    /** earlier gold examples replayed with each round's new gold when trainOn is 'replay' */
+    replaySize: nonNegInt.default(256),
     /** beta of the implicit reward of a dpo discriminator */
     beta: posNum,
     /** Adam learning rate of a bow discriminator (its weights are per token, not a network's) */
@@ -128,6 +136,12 @@ export const runConfigSchema = z.strictObject({
     policyLr: posNum,
     /** Bradley-Terry (or DPO) epochs of the discriminator on the initial gold set */
     discriminatorEpochs: nonNegInt,
+    /**
+     * share of the initial gold held out to early-stop both warm starts: policyEpochs and
+     * discriminatorEpochs become maxima, and the epoch best on the held-out pairs is kept
+     * (0 = train every epoch on all of it)
+     */
+    holdout: z.number().min(0).max(0.5).default(0),
   }),
   selection: z.strictObject({
     strategy: z.enum(['confidence', 'random', 'disagreement']),

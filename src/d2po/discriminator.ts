@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AdamW, noGrad, scope, type Tensor } from '../tensor/index.js';
+import { AdamW, noGrad, scope, type DType, type Tensor } from '../tensor/index.js';
 import { copyNamed } from '../train/params.js';
 import { loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
@@ -42,10 +42,16 @@ export class RmDiscriminator implements Discriminator {
     this.optimizers = rms.map((rm) => new AdamW(rm.parameters(), { lr: opts.lr }));
   }
 
-  static async create(backboneDir: string, k: number, pooling: Pooling, seed: number, opts: { lr: number; batchSize: number; device?: string }): Promise<RmDiscriminator> {
+  static async create(
+    backboneDir: string,
+    k: number,
+    pooling: Pooling,
+    seed: number,
+    opts: { lr: number; batchSize: number; device?: string; dtype?: DType },
+  ): Promise<RmDiscriminator> {
     const rms: RewardModel[] = [];
     for (let m = 0; m < k; m++) {
-      const { model } = await loadModel(backboneDir, { device: opts.device as never });
+      const { model } = await loadModel(backboneDir, { device: opts.device as never, dtype: opts.dtype });
       model.train(false);
       rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m) }));
     }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { ChatTemplate, loadModel, readSafetensors, saveModel, writeSafetensors, type CausalLM } from '../model/index.js';
+import { ChatTemplate, loadModel, readSafetensors, saveModel, WEIGHT_DTYPES, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { RunTask } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
@@ -15,6 +15,8 @@ import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resu
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
+import { examplesOf, goldKey, holdOut, initialSet, initialSetKey, warmDiscriminator, warmPolicy, type InitialSetSpec } from './warm-start.js';
+import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
 import { BowDiscriminator } from './bow-discriminator.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, copyInto, type Discriminator } from './discriminator.js';
 import { copyNamed } from '../train/params.js';
@@ -24,6 +26,7 @@ import { evaluate, agreement } from './evaluate.js';
 import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
 import { ensureDir } from '../util/ensure-dir.js';
+import { redactCommandLine } from '../util/secrets.js';
 import { describeThrown } from '../tasks/user-call.js';
 
 export interface LoopOptions {
@@ -33,6 +36,14 @@ export interface LoopOptions {
   resume?: boolean;
   /** on resume: a device or thread count other than the stored one (another machine), recorded in the run */
   resumeChanges?: Partial<Pick<RunConfig, 'device' | 'threads'>>;
+  /**
+   * folder of the shared warm-start cache (initial sets, their gold labels, warm-started
+   * policies and discriminators, content-addressed): runs of one seed that share it compute
+   * and buy each once. Kept in the run for its resume.
+   */
+  warmCache?: string;
+  /** the command line that started the run (secrets redacted), shown by reports as the way to reproduce it */
+  command?: string;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
   task: RunTask;
   gold: GoldSource;
@@ -54,13 +65,7 @@ export interface LoopResult {
 }
 
 /** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
-const S = { init: 1, initSample: 2, prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, warm: 29 } as const;
-
-function toExample(g: GoldExample): PrefExample | null {
-  if (g.preference === 'tie') return null;
-  const [c, r] = g.preference === 'a' ? [g.pair.aIds, g.pair.bIds] : [g.pair.bIds, g.pair.aIds];
-  return { promptIds: g.pair.promptIds, chosenIds: c, rejectedIds: r };
-}
+const S = { prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, replay: 37 } as const;
 
 /** 0, 1, ..., n - 1 */
 function r0(n: number): number[] {
@@ -91,6 +96,10 @@ class Run {
   private devPrompts: string[] = [];
   private tokenizerJson = '';
   private bar: Progress | null = null;
+  /** content fingerprints of the policy's and discriminator's starting weights (warm-start keys) */
+  modelFingerprint = '';
+  discFingerprint = '';
+  cache: WarmCache | null = null;
 
   constructor(
     readonly c: RunConfig,
@@ -110,6 +119,8 @@ class Run {
     this.trainPrompts = await this.o.task.prompts('train');
     this.devPrompts = await this.o.task.prompts('dev');
     this.tokenizerJson = await readFile(join(this.c.model, 'tokenizer.json'), 'utf8');
+    this.modelFingerprint = modelFingerprint(this.c.model);
+    this.discFingerprint = this.c.discriminator.model ? modelFingerprint(this.c.discriminator.model) : this.modelFingerprint;
   }
 
   get seed(): number {
@@ -151,10 +162,7 @@ class Run {
   }
 
   private goldExamples(rounds?: number[]): PrefExample[] {
-    return this.store
-      .goldLabels(rounds)
-      .map((g) => toExample({ pair: g.pair, preference: g.preference }))
-      .filter((e): e is PrefExample => e !== null);
+    return examplesOf(this.store.goldLabels(rounds));
   }
 
   private recordGoldUses(gold: GoldExample[], target: 'policy' | 'discriminator', round: number, epochs: number): void {
@@ -165,45 +173,76 @@ class Run {
     );
   }
 
-  /** D_0: gold on pairs from the initial policy, then the warm start of discriminator and policy. */
+  /**
+   * D_0: gold on pairs from the initial policy, then the warm start of discriminator and
+   * policy; each part comes from the shared warm-start cache when another run computed it.
+   */
   async initialPhase(): Promise<void> {
-    const { c, plan } = this;
+    const { c, plan, store } = this;
     if (plan.initial > 0) {
-      const sel = roundSelection(
-        this.store,
-        0,
-        () => {
-          const prompts = pickPrompts(this.trainPrompts, plan.initial, new Rng(hashSeed(this.seed, S.init)));
-          const rolls: Rollout[] = [];
-          for (let i = 0; i < prompts.length; i += 64)
-            rolls.push(...this.ac(() => rollouts(this.ref, this.codec, prompts.slice(i, i + 64), { ...this.rolloutOpts(hashSeed(this.seed, S.initSample, i)), k: 2 })));
-          return this.pairsOf(rolls, 'init', 0, 0, 'initial');
-        },
-        true,
-      );
       const t0 = Date.now();
-      const gold = await buyGold(this.store, this.o.gold, 0, 0);
-      const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
-      this.store.logMetrics(0, this.store.goldUsed(), {
-        'round/gold': sel.length,
-        'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
-        'time/gold': (Date.now() - t0) / 1000,
+      const r = c.rollout;
+      const spec: InitialSetSpec = {
+        task: c.task,
+        model: this.modelFingerprint,
+        seed: this.seed,
+        rollout: { maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
+      };
+      const gk = goldKey(c.task, c.gold);
+      const { gold, reused } = await initialSet({
+        store,
+        gold: this.o.gold,
+        goldKey: gk,
+        cache: this.cache,
+        spec,
+        n: plan.initial,
+        incarnation: this.incarnation,
+        model: this.ref,
+        codec: this.codec,
+        trainPrompts: this.trainPrompts,
+        ac: (fn) => this.ac(fn),
       });
+      const decided = gold.filter((g) => g.preference !== 'tie');
+      store.logMetrics(0, store.goldUsed(), {
+        'round/gold': gold.length,
+        'round/tie_share': (gold.length - decided.length) / Math.max(1, gold.length),
+        'time/gold': (Date.now() - t0) / 1000,
+        'warm/reused_labels': reused,
+      });
+      const parts: Record<string, string> = { initialSet: initialSetKey(spec, plan.initial, gk) };
+      const split = holdOut(decided, c.init.holdout, this.seed);
+      const train = examplesOf(split.train);
+      const heldOut = examplesOf(split.heldOut);
+      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
+      const inputs = { cache: this.cache, setKey: parts.initialSet, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
-        const loss = this.ac(() => this.disc!.train(ex, c.init.discriminatorEpochs, hashSeed(this.seed, S.disc, -1)));
-        if (ex.length > 0) this.finite('discriminator warm-start loss', loss);
-        this.recordGoldUses(gold, 'discriminator', 0, c.init.discriminatorEpochs);
-        this.store.logMetrics(0, this.store.goldUsed(), { 'warm/disc_loss': loss });
+        const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ...d } = c.discriminator;
+        const w = await warmDiscriminator({
+          ...inputs,
+          disc: this.disc,
+          describe: { ...d, backbone: this.discFingerprint },
+          s: { ...s, maxEpochs: c.init.discriminatorEpochs },
+        });
+        this.recordGoldUses(split.train, 'discriminator', 0, w.metrics['warm/disc_epochs']);
+        store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0 });
+        parts.discriminator = w.key;
       }
       if (c.init.warmPolicy && c.init.policyEpochs > 0) {
-        const warm = new PreferenceTrainer(this.policy, this.refLp, { ...this.trainer.opts, lr: c.init.policyLr });
-        const s = this.ac(() => warm.epochs(ex, c.init.policyEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.warm))));
-        warm.dispose();
-        if (ex.length > 0) this.finite('policy warm-start loss', s.loss);
-        this.recordGoldUses(gold, 'policy', 0, c.init.policyEpochs);
-        this.store.logMetrics(0, this.store.goldUsed(), { 'warm/policy_loss': s.loss, 'warm/policy_acc': s.accuracy });
+        const w = await warmPolicy({
+          ...inputs,
+          policy: this.policy,
+          refLp: this.refLp,
+          opts: { ...this.trainer.opts, lr: c.init.policyLr },
+          batchSize: c.policy.batchSize,
+          s: { ...s, maxEpochs: c.init.policyEpochs },
+        });
+        this.recordGoldUses(split.train, 'policy', 0, w.metrics['warm/policy_epochs']);
+        store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/policy_reused': w.reused ? 1 : 0 });
+        parts.policy = w.key;
       }
+      store.setMeta('warm_start', contentKey(parts));
+      store.setMeta('warm_start_parts', parts);
     }
     await this.evaluate();
     await this.checkpoint();
@@ -323,7 +362,7 @@ class Run {
     });
     const gold = await buyGold(this.store, this.o.gold, r + 1, this.step);
     const t1 = performance.now();
-    const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
+    const ex = examplesOf(gold);
     // the discriminator's accuracy on this round's gold, with the scores it had when they were selected
     const scored = gold.filter((g) => g.pair.scoresA && g.pair.scoresB);
     const metrics: Record<string, number> = {
@@ -336,12 +375,12 @@ class Run {
       'time/gold': (t1 - t0) / 1000,
     };
     if (this.disc && c.discriminator.online && this.disc.kind !== 'self') {
-      const train = c.discriminator.trainOn === 'all' ? this.goldExamples() : ex;
+      const goldForDisc = this.discriminatorGold(r, gold);
+      const train = examplesOf(goldForDisc);
       const disc = this.disc;
       metrics['round/disc_loss'] = this.ac(() => disc.train(train, c.discriminator.epochs, hashSeed(this.seed, S.disc, r)));
+      metrics['round/disc_pairs'] = train.length;
       if (train.length > 0) this.finite(`discriminator loss in gold round ${r + 1}`, metrics['round/disc_loss']);
-      const rounds = c.discriminator.trainOn === 'all' ? null : [r + 1];
-      const goldForDisc = rounds ? gold : this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
       this.recordGoldUses(goldForDisc, 'discriminator', r + 1, c.discriminator.epochs);
     }
     const t2 = performance.now();
@@ -356,6 +395,21 @@ class Run {
     metrics['time/policy_gold'] = (performance.now() - t2) / 1000;
     this.store.logMetrics(this.step, this.store.goldUsed(), metrics);
     this.roundsDone = r + 1;
+  }
+
+  /**
+   * The gold a round's discriminator update trains on: everything so far, the round's own, or
+   * the round's own plus a fresh sample of earlier gold (replay: a cost that does not grow with
+   * the initial set).
+   */
+  private discriminatorGold(r: number, round: GoldExample[]): GoldExample[] {
+    const d = this.c.discriminator;
+    if (d.trainOn === 'round') return round;
+    const all = this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
+    if (d.trainOn === 'all') return all;
+    const fresh = new Set(round.map((g) => g.pair.id));
+    const earlier = all.filter((g) => !fresh.has(g.pair.id) && g.preference !== 'tie');
+    return [...round, ...new Rng(hashSeed(this.seed, S.replay, r)).shuffle(earlier).slice(0, d.replaySize)];
   }
 
   /** One round of OPO with gold (step = round + 1): fresh pairs from the current policy, all labelled by gold. */
@@ -377,7 +431,7 @@ class Run {
     const t1 = performance.now();
     const gold = await buyGold(this.store, this.o.gold, r + 1, step);
     const t2 = performance.now();
-    const ex = gold.map(toExample).filter((e): e is PrefExample => e !== null);
+    const ex = examplesOf(gold);
     const metrics: Record<string, number> = {
       'round/gold': gold.length,
       'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
@@ -540,6 +594,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     c = fresh!;
     store.setMeta('config', c);
     store.setMeta('started_at', Date.now());
+    if (o.command) store.setMeta('command', redactCommandLine(o.command));
   }
   const plan = planBudget(c);
   const incarnation = (store.getMeta<number>('incarnation') ?? -1) + 1;
@@ -552,10 +607,13 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
   store.setMeta('updated_at', Date.now());
   const held: { dispose(): void }[] = [];
   try {
+    const cacheDir = o.resume ? (store.getMeta<string>('warm_cache') ?? o.warmCache) : o.warmCache;
+    if (!o.resume && o.warmCache) store.setMeta('warm_cache', o.warmCache);
     if (c.threads > 0) setNumThreads(c.threads);
     manualSeed(c.seed);
     const device = c.device as Device;
-    const base = await loadModel(c.model, { device });
+    const dtype = WEIGHT_DTYPES[c.dtype];
+    const base = await loadModel(c.model, { device, dtype });
     if (!base.tokenizer) throw new Error(`model ${c.model} has no tokenizer.json`);
     const policy = base.model;
     held.push(policy);
@@ -579,9 +637,9 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
     let disc: Discriminator | null = null;
     if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
-      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device });
+      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, dtype });
     } else if (d.kind === 'dpo') {
-      const m = (await loadModel(d.model || c.model, { device })).model;
+      const m = (await loadModel(d.model || c.model, { device, dtype })).model;
       m.train(false);
       disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize });
     } else if (d.kind === 'bow') {
@@ -594,6 +652,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     if (ppo) held.push(ppo);
     const run = new Run(c, plan, store, o, policy, ref, refLp, codec, trainer, disc, ppo);
     run.incarnation = incarnation;
+    if (cacheDir) run.cache = new WarmCache(cacheDir, warn);
     await run.init();
     const ckpt = from?.checkpoint;
     if (ckpt) {

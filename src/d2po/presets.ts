@@ -19,6 +19,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   // bf16 autocast: about 4x faster on CPUs with AMX/AVX-512 bf16, several times slower on CPUs
   // without them; resolveConfig turns it off there unless the user sets it
   autocast: true,
+  dtype: 'fp32',
   gold: { type: 'task' },
   budget: { gold: 320, initial: 128, rounds: 6, steps: 240 },
   rollout: {
@@ -43,6 +44,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
     epochs: 3,
     batchSize: 16,
     trainOn: 'all',
+    replaySize: 256,
     beta: 0.1,
     bowLr: BOW_DEFAULTS.lr,
     l2: BOW_DEFAULTS.l2,
@@ -57,7 +59,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
     batchSize: 16,
     goldEpochs: 4,
   },
-  init: { warmPolicy: true, policyEpochs: 4, policyLr: 2e-4, discriminatorEpochs: 6 },
+  init: { warmPolicy: true, policyEpochs: 4, policyLr: 2e-4, discriminatorEpochs: 6, holdout: 0 },
   selection: { strategy: 'confidence', scope: 'global' },
   silver: { marginThreshold: 0, skipDisagreement: false },
   ppo: { klCoef: 0.05, gamma: 1, lam: 0.95, clip: 0.2, valueClip: 0.2, vfCoef: 0.1, epochs: 2, lr: 1e-5 },

@@ -60,18 +60,117 @@ const optSchema = z
   })
   .transform((c) => ({ ...c, word_embed_proj_dim: c.word_embed_proj_dim ?? c.hidden_size }));
 
+const finite = z.number().positive();
+
+// Llama, Mistral and Qwen2 are one architecture (transformers' modeling files for the three are
+// copies of each other): RMSNorm, RoPE, grouped-query attention, SwiGLU. They differ in defaults,
+// in which projections have biases (see llama.ts), and in Mistral's sliding window.
+const LLAMA_DEFAULTS = {
+  llama: { vocab_size: 32000, intermediate_size: 11008, max_position_embeddings: 2048, bos_token_id: 1, eos_token_id: 2 },
+  mistral: { vocab_size: 32000, intermediate_size: 14336, max_position_embeddings: 131072, bos_token_id: 1, eos_token_id: 2 },
+  qwen2: { vocab_size: 151936, intermediate_size: 22016, max_position_embeddings: 32768, bos_token_id: null, eos_token_id: null },
+} as const;
+
+const llamaSchema = z
+  .looseObject({
+    model_type: z.enum(['llama', 'mistral', 'qwen2']),
+    vocab_size: posInt.optional(),
+    hidden_size: posInt.default(4096),
+    intermediate_size: posInt.optional(),
+    num_hidden_layers: posInt.default(32),
+    num_attention_heads: posInt.default(32),
+    /** grouped-query attention: heads share key/value heads in groups; null = one per head */
+    num_key_value_heads: posInt.nullable().optional(),
+    head_dim: posInt.nullable().optional(),
+    max_position_embeddings: posInt.optional(),
+    initializer_range: finite.default(0.02),
+    rms_norm_eps: finite.default(1e-6),
+    rope_theta: finite.default(10000),
+    /** llama only: biases on q/k/v/o (Qwen2 always has q/k/v biases, Mistral never) */
+    attention_bias: z.boolean().default(false),
+    attention_dropout: prob.default(0),
+    tie_word_embeddings: z.boolean().default(false),
+    /** Mistral: each token sees the last sliding_window tokens; the context is capped to it (see contextLength) */
+    sliding_window: posInt.nullable().optional(),
+    hidden_act: z.literal('silu', { error: 'not supported: only silu (SwiGLU) is implemented for this architecture' }).default('silu'),
+    rope_scaling: z.null({ error: 'not supported: RoPE scaling (only plain RoPE with rope_theta is implemented); null is fine' }).optional(),
+    mlp_bias: z.literal(false, { error: 'not supported: biases in the MLP' }).optional(),
+    use_sliding_window: z.literal(false, { error: 'not supported: sliding-window attention' }).optional(),
+    layer_types: z.array(z.literal('full_attention', { error: 'not supported: only full_attention layers' })).optional(),
+    partial_rotary_factor: z.literal(1, { error: 'not supported: RoPE on part of each head (gpt_neox has rotary_pct)' }).optional(),
+    bos_token_id: tokenId.optional(),
+    eos_token_id: tokenId.optional(),
+    pad_token_id: tokenId.optional(),
+  })
+  .transform((c) => {
+    const d = LLAMA_DEFAULTS[c.model_type];
+    return {
+      ...c,
+      vocab_size: c.vocab_size ?? d.vocab_size,
+      intermediate_size: c.intermediate_size ?? d.intermediate_size,
+      max_position_embeddings: c.max_position_embeddings ?? d.max_position_embeddings,
+      bos_token_id: c.bos_token_id === undefined ? d.bos_token_id : c.bos_token_id,
+      eos_token_id: c.eos_token_id === undefined ? d.eos_token_id : c.eos_token_id,
+      // Mistral's default; Qwen2's value counts only with use_sliding_window (refused above)
+      sliding_window: c.model_type === 'mistral' && c.sliding_window === undefined ? 4096 : c.sliding_window,
+      num_key_value_heads: c.num_key_value_heads ?? c.num_attention_heads,
+      head_dim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    };
+  });
+
+// GPT-NeoX (Pythia): one fused query_key_value projection, rotary embeddings on the first
+// rotary_pct of each head, LayerNorm, parallel attention and MLP residuals.
+const gptNeoxSchema = z.looseObject({
+  model_type: z.literal('gpt_neox'),
+  vocab_size: posInt.default(50432),
+  hidden_size: posInt.default(6144),
+  num_hidden_layers: posInt.default(44),
+  num_attention_heads: posInt.default(64),
+  intermediate_size: posInt.default(24576),
+  hidden_act: z.enum(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu']).default('gelu'),
+  rotary_pct: z.number().gt(0).max(1).default(0.25),
+  rotary_emb_base: finite.default(10000),
+  attention_dropout: prob.default(0),
+  hidden_dropout: prob.default(0),
+  max_position_embeddings: posInt.default(2048),
+  initializer_range: finite.default(0.02),
+  layer_norm_eps: finite.default(1e-5),
+  use_parallel_residual: z.boolean().default(true),
+  attention_bias: z.boolean().default(true),
+  tie_word_embeddings: z.boolean().default(false),
+  rope_scaling: z.null({ error: 'not supported: RoPE scaling; null is fine' }).optional(),
+  // newer transformers write these as copies of rotary_pct / rotary_emb_base
+  partial_rotary_factor: z.number().optional(),
+  rope_theta: z.number().optional(),
+  bos_token_id: tokenId.default(0),
+  eos_token_id: tokenId.default(2),
+  pad_token_id: tokenId.optional(),
+});
+
 export type Gpt2Config = z.output<typeof gpt2Schema>;
 export type OptConfig = z.output<typeof optSchema>;
-export type ModelConfig = Gpt2Config | OptConfig;
+export type LlamaConfig = z.output<typeof llamaSchema>;
+export type GptNeoxConfig = z.output<typeof gptNeoxSchema>;
+export type ModelConfig = Gpt2Config | OptConfig | LlamaConfig | GptNeoxConfig;
 /** What createModel accepts from code: HF field names, defaults filled in by parseConfig. */
 export type Gpt2ConfigInput = z.input<typeof gpt2Schema>;
 export type OptConfigInput = z.input<typeof optSchema>;
+export type LlamaConfigInput = z.input<typeof llamaSchema>;
+export type GptNeoxConfigInput = z.input<typeof gptNeoxSchema>;
 
-const ARCHITECTURES: Record<string, 'gpt2' | 'opt'> = {
+const SCHEMAS = { gpt2: gpt2Schema, opt: optSchema, llama: llamaSchema, mistral: llamaSchema, qwen2: llamaSchema, gpt_neox: gptNeoxSchema } as const;
+type ModelType = keyof typeof SCHEMAS;
+const SUPPORTED = Object.keys(SCHEMAS).map((t) => `'${t}'`).join(', ');
+
+const ARCHITECTURES: Record<string, ModelType> = {
   GPT2LMHeadModel: 'gpt2',
   GPT2Model: 'gpt2',
   OPTForCausalLM: 'opt',
   OPTModel: 'opt',
+  LlamaForCausalLM: 'llama',
+  MistralForCausalLM: 'mistral',
+  Qwen2ForCausalLM: 'qwen2',
+  GPTNeoXForCausalLM: 'gpt_neox',
 };
 
 function formatIssues(err: z.ZodError, source: string): string {
@@ -96,24 +195,35 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
       );
     }
   }
-  const schema = type === 'gpt2' ? gpt2Schema : type === 'opt' ? optSchema : null;
-  if (schema === null) {
-    throw new Error(
-      type === undefined
-        ? `${source}: field 'model_type' is missing (and no 'architectures'); supported: 'gpt2', 'opt'`
-        : `${source}: field 'model_type' = ${JSON.stringify(type)} is not a supported architecture (supported: 'gpt2', 'opt')`,
-    );
+  if (type === undefined) throw new Error(`${source}: field 'model_type' is missing (and no 'architectures'); supported: ${SUPPORTED}`);
+  if (typeof type !== 'string' || !(type in SCHEMAS)) {
+    throw new Error(`${source}: field 'model_type' = ${JSON.stringify(type)} is not a supported architecture (supported: ${SUPPORTED})`);
   }
-  const parsed = schema.safeParse({ ...obj, model_type: type });
+  const parsed = SCHEMAS[type as ModelType].safeParse({ ...obj, model_type: type });
   if (!parsed.success) throw new Error(formatIssues(parsed.error, source));
   const cfg = parsed.data;
-  if (cfg.model_type === 'gpt2' && cfg.n_embd % cfg.n_head !== 0) {
-    throw new Error(`${source}: field 'n_embd' (${cfg.n_embd}) must be divisible by 'n_head' (${cfg.n_head})`);
+  const divisible = (x: number, y: number, a: string, b: string) => {
+    if (x % y !== 0) throw new Error(`${source}: field '${a}' (${x}) must be divisible by '${b}' (${y})`);
+  };
+  if (cfg.model_type === 'gpt2') divisible(cfg.n_embd, cfg.n_head, 'n_embd', 'n_head');
+  else if (cfg.model_type === 'opt' || cfg.model_type === 'gpt_neox') divisible(cfg.hidden_size, cfg.num_attention_heads, 'hidden_size', 'num_attention_heads');
+  else {
+    // a head_dim given in the file need not be hidden_size / num_attention_heads
+    if (!Number.isInteger(cfg.head_dim)) divisible(cfg.hidden_size, cfg.num_attention_heads, 'hidden_size', 'num_attention_heads');
+    divisible(cfg.num_attention_heads, cfg.num_key_value_heads, 'num_attention_heads', 'num_key_value_heads');
+    if (cfg.head_dim % 2 !== 0) throw new Error(`${source}: field 'head_dim' (${cfg.head_dim}) must be even (rotary embeddings rotate pairs)`);
   }
-  if (cfg.model_type === 'opt' && cfg.hidden_size % cfg.num_attention_heads !== 0) {
-    throw new Error(
-      `${source}: field 'hidden_size' (${cfg.hidden_size}) must be divisible by 'num_attention_heads' (${cfg.num_attention_heads})`,
-    );
+  if (cfg.model_type === 'gpt_neox') {
+    // transformers reads rotary_pct and rotary_emb_base; a copy that disagrees would leave it unclear which one the file means
+    for (const [copy, field] of [['partial_rotary_factor', 'rotary_pct'], ['rope_theta', 'rotary_emb_base']] as const) {
+      if (cfg[copy] !== undefined && cfg[copy] !== cfg[field]) {
+        throw new Error(`${source}: field '${copy}' (${cfg[copy]}) disagrees with '${field}' (${cfg[field]})`);
+      }
+    }
+    const rotary = rotaryDims(cfg);
+    if (rotary < 2 || rotary % 2 !== 0) {
+      throw new Error(`${source}: field 'rotary_pct' (${cfg.rotary_pct}) gives ${rotary} rotary dimensions per head; they must be even and at least 2`);
+    }
   }
   return cfg;
 }
@@ -141,16 +251,36 @@ export function vocabularyError(ids: readonly number[], cfg: ModelConfig): strin
   return `token id ${bad} is outside the vocabulary (size ${cfg.vocab_size})${bad === cfg.bos_token_id ? ": it is the bos_token_id of the model's config.json" : ''}`;
 }
 
+const ARCHITECTURE_OF: Record<ModelType, string> = {
+  gpt2: 'GPT2LMHeadModel',
+  opt: 'OPTForCausalLM',
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  gpt_neox: 'GPTNeoXForCausalLM',
+};
+
 /** The config as written to config.json (HF layout, with `architectures`). */
 export function configToJson(cfg: ModelConfig): Record<string, unknown> {
-  const architectures = [cfg.model_type === 'gpt2' ? 'GPT2LMHeadModel' : 'OPTForCausalLM'];
-  return { architectures, ...cfg };
+  return { architectures: [ARCHITECTURE_OF[cfg.model_type]], ...cfg };
 }
 
+/**
+ * The longest sequence the model takes. Mistral's sliding window caps it: within the window,
+ * sliding-window attention is plain causal attention, which is what runs here.
+ */
 export function contextLength(cfg: ModelConfig): number {
-  return cfg.model_type === 'gpt2' ? cfg.n_positions : cfg.max_position_embeddings;
+  if (cfg.model_type === 'gpt2') return cfg.n_positions;
+  if (cfg.model_type === 'mistral' && cfg.sliding_window != null) return Math.min(cfg.max_position_embeddings, cfg.sliding_window);
+  return cfg.max_position_embeddings;
+}
+
+/** GPT-NeoX rotates the first int(head_size * rotary_pct) features of each head. */
+export function rotaryDims(cfg: GptNeoxConfig): number {
+  return Math.floor((cfg.hidden_size / cfg.num_attention_heads) * cfg.rotary_pct);
 }
 
 export function hiddenSize(cfg: ModelConfig): number {
-  return cfg.model_type === 'gpt2' ? cfg.n_embd : cfg.hidden_size;
+  if (cfg.model_type === 'gpt2') return cfg.n_embd;
+  return cfg.model_type === 'opt' ? cfg.word_embed_proj_dim : cfg.hidden_size;
 }

@@ -2,6 +2,7 @@ import {
   arange,
   cat,
   dropout,
+  linear,
   manualSeed,
   noGrad,
   weightsChanged,
@@ -10,24 +11,25 @@ import {
   randn,
   zeros,
   type Device,
+  type DType,
   type Tensor,
 } from '../tensor/index.js';
-import type { ModelConfig } from './config.js';
+import { contextLength, hiddenSize, type ModelConfig } from './config.js';
 
-// What GPT-2 and OPT share: a table of named parameters, the attention mask and positions derived
-// from a padding mask, masked causal attention composed from matmul + softmax (libtorch 1.13 has no
-// fused attention), and a preallocated key/value cache for sampling.
+// What the architectures share: a table of named parameters, the attention mask and positions
+// derived from a padding mask, masked causal (and grouped-query) attention composed from matmul +
+// softmax (libtorch 1.13 has no fused attention), and a preallocated key/value cache for sampling.
 
 export interface ForwardOutput {
   /** [B, T, V] */
   logits: Tensor;
-  /** last hidden state after the final LayerNorm (and OPT's project_out) [B, T, hiddenSize] */
+  /** last hidden state after the final norm (and OPT's project_out) [B, T, hiddenSize] */
   hidden: Tensor;
 }
 
 /**
  * Keys and values of past positions per layer, filled up to `length`: keys stored transposed,
- * [B, H, headDim, maxLength], values [B, H, maxLength, headDim], both contiguous, so that the two
+ * [B, H, headDim, maxLength], values [B, H, maxLength, headDim] (H = key/value heads), both contiguous, so that the two
  * attention matmuls of a decoding step read them in place (no copy of the cache per token).
  * Attention runs over the whole buffer; the bias masks what is not filled yet. Its tensors belong
  * to the scope that creates it, like any others.
@@ -82,7 +84,7 @@ export interface ParamSpec {
 }
 
 /** Allocates parameters per spec, seeded; each kept (outside any scope) with requiresGrad. */
-export function initParams(specs: ParamSpec[], seed: number | undefined, device: Device): Map<string, Tensor> {
+export function initParams(specs: ParamSpec[], seed: number | undefined, device: Device, dtype: DType = 'float32'): Map<string, Tensor> {
   if (seed !== undefined) manualSeed(seed);
   const params = new Map<string, Tensor>();
   noGrad(() => {
@@ -90,10 +92,12 @@ export function initParams(specs: ParamSpec[], seed: number | undefined, device:
       let t: Tensor;
       if (s.init.kind === 'normal') {
         const r = randn(s.shape, { device });
-        t = r.mul(s.init.std);
+        const scaled = r.mul(s.init.std);
+        t = scaled.to(dtype);
+        scaled.dispose();
         r.dispose();
       } else {
-        t = (s.init.kind === 'ones' ? ones : zeros)(s.shape, { device });
+        t = (s.init.kind === 'ones' ? ones : zeros)(s.shape, { device, dtype });
       }
       t.keep();
       t.requiresGrad = true;
@@ -158,9 +162,11 @@ export function mergeHeads(y: Tensor): Tensor {
 }
 
 /**
- * softmax(q k^T + bias) v for q [B,H,T,hd] already scaled by 1/sqrt(hd); k, v [B,H,T,hd] of the new
- * tokens. With a cache, k and v are written at the cache's current length and attention covers the
- * whole cache buffer (the caller advances cache.length once every layer has run).
+ * softmax(q k^T + bias) v for q [B,H,T,hd] already scaled by 1/sqrt(hd); k, v [B,Hkv,T,hd] of the
+ * new tokens, where each key/value head serves H / Hkv consecutive query heads (grouped-query
+ * attention; Hkv = H is plain multi-head). With a cache, k and v are written at the cache's current
+ * length and attention covers the whole cache buffer (the caller advances cache.length once every
+ * layer has run). The softmax runs in float32 whatever the weights' dtype, as transformers does.
  */
 export function attend(
   q: Tensor,
@@ -184,26 +190,34 @@ export function attend(
   } else {
     keysT = k.transpose(2, 3);
   }
-  let att = q.matmul(keysT).add(bias).softmax(3);
+  const [B, H, T, hd] = q.shape;
+  const kvHeads = k.shape[1];
+  const group = H / kvHeads;
+  // a group's query heads are stacked along the query axis, so that they read their one key/value
+  // head in place (no repeated copy of the cache per step); for plain multi-head these are views
+  let att = q.reshape([B, kvHeads, group * T, hd]).matmul(keysT).to('float32');
+  const S = att.shape[3];
+  att = att.view([B, kvHeads, group, T, S]).add(bias.unsqueeze(1)).softmax(4);
   if (training && attnDropout > 0) att = dropout(att, attnDropout, true);
-  return att.matmul(values);
+  return att.to(values.dtype).view([B, kvHeads, group * T, S]).matmul(values).view([B, H, T, hd]);
 }
 
-export function makeCache(nLayer: number, batch: number, nHead: number, maxLength: number, headDim: number, device: Device): KVCache {
-  const alloc = (shape: number[]) => Array.from({ length: nLayer }, () => zeros(shape, { device }));
+/** `nHead` key/value heads per layer, in the dtype of the model's activations */
+export function makeCache(nLayer: number, batch: number, nHead: number, maxLength: number, headDim: number, device: Device, dtype: DType): KVCache {
+  const alloc = (shape: number[]) => Array.from({ length: nLayer }, () => zeros(shape, { device, dtype }));
   return { keysT: alloc([batch, nHead, headDim, maxLength]), values: alloc([batch, nHead, maxLength, headDim]), length: 0, maxLength };
 }
 
 /**
  * The MLP activation named by an HF config. gelu_new / gelu_pytorch_tanh are the tanh
  * approximation. libtorch 1.13's tanh-GELU kernel is slow on bfloat16 (about twice the float32
- * time, forward and backward, measured here), so under bf16 autocast it runs in float32: faster
- * and more precise; the next matmul casts back to bf16 anyway.
+ * time, forward and backward, measured here), so on bfloat16 it runs in float32: faster and more
+ * precise; the cast back is the one the next matmul would make under autocast anyway.
  */
 export function activation(name: 'gelu_new' | 'gelu' | 'gelu_pytorch_tanh' | 'relu', x: Tensor): Tensor {
   if (name === 'relu') return x.relu();
   if (name === 'gelu') return x.gelu('none');
-  return (x.dtype === 'bfloat16' ? x.to('float32') : x).gelu('tanh');
+  return x.dtype === 'bfloat16' ? x.to('float32').gelu('tanh').to('bfloat16') : x.gelu('tanh');
 }
 
 /** Dropout that costs nothing when off. */
@@ -212,16 +226,17 @@ export function maybeDropout(x: Tensor, p: number, training: boolean): Tensor {
 }
 
 /**
- * Copies `source` tensors into a parameter table, checking names and shapes. `rename` maps a file
- * name to the parameter name (or null to skip a known buffer); errors name the offending tensor.
+ * Copies `source` tensors into a parameter table (converting to the parameters' dtype), checking
+ * names and shapes, and records the parameters it filled in `filled`. `rename` maps a file name to
+ * the parameter name (or null to skip a known buffer); errors name the offending tensor.
  */
 export function assignParams(
   params: Map<string, Tensor>,
   source: Map<string, Tensor>,
   rename: (fileName: string) => string | null,
   origin: string,
+  filled: Set<string>,
 ): void {
-  const seen = new Set<string>();
   noGrad(() => {
     for (const [fileName, t] of source) {
       const name = rename(fileName);
@@ -235,11 +250,15 @@ export function assignParams(
         throw new Error(`${origin}: tensor '${fileName}' has dtype ${t.dtype}, expected a float dtype`);
       }
       p.copy_(t);
-      seen.add(name);
+      filled.add(name);
     }
   });
   weightsChanged();
-  const missing = [...params.keys()].filter((n) => !seen.has(n));
+}
+
+/** Throws, naming `origin`, when a parameter was not filled by assignParams. */
+export function checkFilled(params: Map<string, Tensor>, filled: Set<string>, origin: string): void {
+  const missing = [...params.keys()].filter((n) => !filled.has(n));
   if (missing.length > 0) {
     throw new Error(`${origin}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).map((n) => `'${n}'`).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
   }
@@ -259,8 +278,8 @@ export function cloneParams(params: Map<string, Tensor>): Map<string, Tensor> {
 
 /** Parameter bookkeeping shared by the architectures; subclasses implement forward and frozenCopy. */
 export abstract class DecoderModel implements CausalLM {
-  abstract readonly contextLength: number;
-  abstract readonly hiddenSize: number;
+  readonly contextLength: number;
+  readonly hiddenSize: number;
   protected isTraining = false;
   private disposed = false;
 
@@ -268,7 +287,10 @@ export abstract class DecoderModel implements CausalLM {
     readonly config: ModelConfig,
     protected readonly params: Map<string, Tensor>,
     readonly device: Device,
-  ) {}
+  ) {
+    this.contextLength = contextLength(config);
+    this.hiddenSize = hiddenSize(config);
+  }
 
   abstract hiddenStates(inputIds: Tensor, opts?: ForwardOptions): Tensor;
   abstract lmHead(hidden: Tensor): Tensor;
@@ -304,11 +326,26 @@ export abstract class DecoderModel implements CausalLM {
     return n;
   }
 
+  /** the dtype the weights are held in, and so the activations' outside autocast */
+  get dtype(): DType {
+    const [first] = this.params.values();
+    return first.dtype;
+  }
+
   /** the parameter `name`, which must exist */
   protected p(name: string): Tensor {
     const t = this.params.get(name);
     if (!t) throw new Error(`internal: no parameter '${name}'`);
     return t;
+  }
+
+  /**
+   * The projection `module`: x @ `${module}.weight`^T (+ `${module}.bias` when the model has one),
+   * weights in torch's [out, in] layout. Every projection of a model goes through here, so that
+   * one override changes them all (adapters, for one).
+   */
+  protected proj(x: Tensor, module: string): Tensor {
+    return linear(x, this.p(`${module}.weight`), this.params.get(`${module}.bias`));
   }
 
   protected checkAlive(): void {

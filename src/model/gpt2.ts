@@ -76,14 +76,10 @@ function conv1d(x: Tensor, w: Tensor, b: Tensor): Tensor {
 
 export class Gpt2 extends DecoderModel {
   declare readonly config: Gpt2Config;
-  readonly contextLength: number;
-  readonly hiddenSize: number;
   private readonly headDim: number;
 
   constructor(config: Gpt2Config, params: Map<string, Tensor>, device: Device) {
     super(config, params, device);
-    this.contextLength = config.n_positions;
-    this.hiddenSize = config.n_embd;
     this.headDim = config.n_embd / config.n_head;
   }
 
@@ -123,7 +119,7 @@ export class Gpt2 extends DecoderModel {
   }
 
   createCache(batch: number, maxLength: number): KVCache {
-    return makeCache(this.config.n_layer, batch, this.config.n_head, maxLength, this.headDim, this.device);
+    return makeCache(this.config.n_layer, batch, this.config.n_head, maxLength, this.headDim, this.device, this.dtype);
   }
 
   frozenCopy(): Gpt2 {

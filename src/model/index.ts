@@ -1,8 +1,8 @@
-// The model API: GPT-2 and OPT decoders from Hugging Face configs and safetensors checkpoints.
+// The model API: GPT-2, OPT, Llama/Mistral/Qwen2 and GPT-NeoX decoders from Hugging Face configs and safetensors checkpoints.
 export { parseConfig, readConfig, configToJson, vocabularyError, type ModelConfig, type Gpt2Config, type OptConfig } from './config.js';
 export type { CausalLM, ForwardOutput, ForwardOptions, KVCache } from './decoder.js';
 export { createModel, modelFromTensors, type ConfigLike } from './create.js';
-export { loadModel, saveModel, type LoadedModel } from './checkpoint.js';
+export { loadModel, saveModel, WEIGHT_DTYPES, type LoadedModel, type WeightDtype } from './checkpoint.js';
 export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafetensors } from './safetensors.js';
 export { Tokenizer } from './tokenizer.js';
 export { ChatTemplate, ChatTemplateError, type ChatMessage } from './chat-template.js';

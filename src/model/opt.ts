@@ -1,4 +1,4 @@
-import { embedding, layerNorm, linear, type Device, type Tensor } from '../tensor/index.js';
+import { embedding, layerNorm, type Device, type Tensor } from '../tensor/index.js';
 import type { OptConfig } from './config.js';
 import {
   activation,
@@ -76,14 +76,10 @@ export function optParamName(c: OptConfig, fileName: string): string | null {
 
 export class Opt extends DecoderModel {
   declare readonly config: OptConfig;
-  readonly contextLength: number;
-  readonly hiddenSize: number;
   private readonly headDim: number;
 
   constructor(config: OptConfig, params: Map<string, Tensor>, device: Device) {
     super(config, params, device);
-    this.contextLength = config.max_position_embeddings;
-    this.hiddenSize = config.word_embed_proj_dim;
     this.headDim = config.hidden_size / config.num_attention_heads;
   }
 
@@ -98,39 +94,38 @@ export class Opt extends DecoderModel {
     const H = c.num_attention_heads;
     const pre = c.do_layer_norm_before;
     const d = 'model.decoder.';
-    const lin = (x: Tensor, n: string) => linear(x, this.p(n + '.weight'), this.p(n + '.bias'));
     const ln = (x: Tensor, n: string) => layerNorm(x, [D], this.p(n + '.weight'), this.p(n + '.bias'), LN_EPS);
     let x = embedding(this.p(d + 'embed_tokens.weight'), inputIds);
-    if (this.params.has(d + 'project_in.weight')) x = linear(x, this.p(d + 'project_in.weight'));
+    if (this.params.has(d + 'project_in.weight')) x = this.proj(x, d + 'project_in');
     x = x.add(embedding(this.p(d + 'embed_positions.weight'), positions.add(POSITION_OFFSET)));
     x = maybeDropout(x, c.dropout, this.isTraining);
     const scale = 1 / Math.sqrt(this.headDim);
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `${d}layers.${i}.`;
       const a = pre ? ln(x, l + 'self_attn_layer_norm') : x;
-      const q = splitHeads(lin(a, l + 'self_attn.q_proj').mul(scale), H);
-      const k = splitHeads(lin(a, l + 'self_attn.k_proj'), H);
-      const v = splitHeads(lin(a, l + 'self_attn.v_proj'), H);
+      const q = splitHeads(this.proj(a, l + 'self_attn.q_proj').mul(scale), H);
+      const k = splitHeads(this.proj(a, l + 'self_attn.k_proj'), H);
+      const v = splitHeads(this.proj(a, l + 'self_attn.v_proj'), H);
       const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attention_dropout, this.isTraining));
-      x = x.add(maybeDropout(lin(y, l + 'self_attn.out_proj'), c.dropout, this.isTraining));
+      x = x.add(maybeDropout(this.proj(y, l + 'self_attn.out_proj'), c.dropout, this.isTraining));
       if (!pre) x = ln(x, l + 'self_attn_layer_norm');
       const m = pre ? ln(x, l + 'final_layer_norm') : x;
-      const f = lin(activation(c.activation_function, lin(m, l + 'fc1')), l + 'fc2');
+      const f = this.proj(activation(c.activation_function, this.proj(m, l + 'fc1')), l + 'fc2');
       x = x.add(maybeDropout(f, c.dropout, this.isTraining));
       if (!pre) x = ln(x, l + 'final_layer_norm');
     }
     if (cache) cache.length += T;
     if (hasFinalNorm(c)) x = ln(x, d + 'final_layer_norm');
-    return this.params.has(d + 'project_out.weight') ? linear(x, this.p(d + 'project_out.weight')) : x;
+    return this.params.has(d + 'project_out.weight') ? this.proj(x, d + 'project_out') : x;
   }
 
   lmHead(hidden: Tensor): Tensor {
-    return linear(hidden, this.config.tie_word_embeddings ? this.p('model.decoder.embed_tokens.weight') : this.p('lm_head.weight'));
+    return this.proj(hidden, this.config.tie_word_embeddings ? 'model.decoder.embed_tokens' : 'lm_head');
   }
 
   createCache(batch: number, maxLength: number): KVCache {
     const c = this.config;
-    return makeCache(c.num_hidden_layers, batch, c.num_attention_heads, maxLength, this.headDim, this.device);
+    return makeCache(c.num_hidden_layers, batch, c.num_attention_heads, maxLength, this.headDim, this.device, this.dtype);
   }
 
   frozenCopy(): Opt {

@@ -1,7 +1,8 @@
-import { RunStore } from '../store/run-store.js';
+import { RunStore, type PairRecord } from '../store/run-store.js';
 import { isMethod, presetConfig } from '../d2po/presets.js';
 import { runConfigSchema } from '../d2po/config.js';
-import { isSecretField, redactSecrets } from '../util/secrets.js';
+import { mdTable, type Table } from './markdown.js';
+import { isSecretField, redactCommandLine, redactSecrets } from '../util/secrets.js';
 
 /** One evaluation of one run: where it stood (step, gold labels used) and its metrics. */
 export interface EvalPoint {
@@ -20,6 +21,14 @@ export interface RunCurve {
   task: string;
   seed: number;
   goldBudget: number;
+  /** gold labels of its initial offline set (ledger round 0) */
+  goldInitial: number;
+  /** meta warm_start: the content hash of the shared warm start it reused; null when it made its own */
+  warmStart: string | null;
+  /** meta command: the command line that started it, where the run recorded one (secrets redacted) */
+  command: string | null;
+  /** the pair it sampled last */
+  lastPair: Pick<PairRecord, 'step' | 'prompt' | 'a' | 'b'> | null;
   evals: EvalPoint[];
   /** every metric row named `name` (round/*, time/* ...), in order */
   series(name: string): { step: number; goldUsed: number; value: number }[];
@@ -44,6 +53,8 @@ export function readRunCurve(dir: string): RunCurve {
       p.metrics[r.name] = r.value;
     }
     const evals = [...byStep.values()].sort((a, b) => a.step - b.step);
+    const command = store.getMeta<unknown>('command');
+    const pair = store.lastPair();
     return {
       dir,
       method: config.method,
@@ -52,12 +63,31 @@ export function readRunCurve(dir: string): RunCurve {
       task: config.task,
       seed: config.seed,
       goldBudget: config.budget.gold,
+      goldInitial: store.goldUsed('initial'),
+      warmStart: store.getMeta<string>('warm_start') ?? null,
+      command: typeof command === 'string' ? redactCommandLine(command) : null,
+      lastPair: pair ? { step: pair.step, prompt: pair.prompt, a: pair.a, b: pair.b } : null,
       evals,
       series: (name) => rows.filter((r) => r.name === name).map((r) => ({ step: r.step, goldUsed: r.goldUsed, value: r.value })),
     };
   } finally {
     store.close();
   }
+}
+
+/** Whether the run buys gold online (budget.rounds > 0); offline methods buy all of it up front. */
+export function isOnline(run: RunCurve): boolean {
+  const rounds = (run.config.budget as { rounds?: unknown } | undefined)?.rounds;
+  return typeof rounds === 'number' && rounds > 0;
+}
+
+/**
+ * The initial gold set every online run starts from: the smallest initial set among them (0
+ * without online runs). Reward is plotted against gold beyond it, as the paper's figures do.
+ */
+export function sharedInitialGold(runs: RunCurve[]): number {
+  const online = runs.filter(isOnline).map((r) => r.goldInitial);
+  return online.length ? Math.min(...online) : 0;
 }
 
 /** Fields that differ between seeds of one experiment without making it another variant. */
@@ -142,16 +172,14 @@ export function fmtStat(s: Stat | undefined, digits = 2): string {
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
-/** A name as report.md shows it: `|` escaped and line breaks as `\n`, so that it cannot split a table row or a line. */
-export function mdText(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r\n|\r|\n/g, '\\n');
+/** One row per gold-used point (or step), one column per method. */
+export function goldRows(table: Map<string, Map<number, Stat>>, label = 'gold used'): Table {
+  const methods = [...table.keys()];
+  const golds = [...new Set(methods.flatMap((m) => [...table.get(m)!.keys()]))].sort((a, b) => a - b);
+  return { head: [label, ...methods], rows: golds.map((g) => [String(g), ...methods.map((m) => fmtStat(table.get(m)!.get(g)))]) };
 }
 
 /** A markdown table: one row per gold-used point, one column per method. */
 export function goldTable(table: Map<string, Map<number, Stat>>, label = 'gold used'): string {
-  const methods = [...table.keys()];
-  const golds = [...new Set(methods.flatMap((m) => [...table.get(m)!.keys()]))].sort((a, b) => a - b);
-  const lines = [`| ${label} | ${methods.map(mdText).join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`];
-  for (const g of golds) lines.push(`| ${g} | ${methods.map((m) => fmtStat(table.get(m)!.get(g))).join(' | ')} |`);
-  return lines.join('\n');
+  return mdTable(goldRows(table, label));
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldTable, labelVariants, mdText, stat, type RunCurve } from './curves.js';
-import { lineChartSpec, renderSvg, svgToPng, type Series } from './plot.js';
+import { byGoldUsed, fmtStat, goldRows, isOnline, labelVariants, sharedInitialGold, stat, type RunCurve } from './curves.js';
+import { lineChartSpec, renderSvg, svgToPng, type ChartOptions, type Series } from './plot.js';
+import { mdText, sectionsMarkdown, type Section } from './markdown.js';
+import { reportHtml } from './html.js';
 import { OutputError, describeWriteError, writeFileAtomic } from '../util/atomic-write.js';
 import { ensureDir } from '../util/ensure-dir.js';
 
@@ -26,13 +28,17 @@ function byStep(runs: RunCurve[], metric: string): Map<string, Map<number, Retur
 
 export interface ReportOutput {
   markdown: string;
+  /** the PNG charts written */
   files: string[];
+  /** report.html, written beside them */
+  html: string;
 }
 
 /**
  * The comparison report of a set of runs (several methods and seeds of one task): dev gold reward
- * against gold labels used, discriminator accuracy on current-policy pairs over training, the
- * share of tied gold labels, and where the time of a step goes. Writes PNG charts into `outDir`.
+ * against online gold labels, discriminator and implicit-reward accuracy on current-policy pairs
+ * over training, the share of tied gold labels, and where the time of a step goes. Writes PNG
+ * charts and report.html into `outDir`; returns the Markdown.
  */
 export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<ReportOutput> {
   if (allRuns.length === 0) throw new Error('no runs to report');
@@ -43,61 +49,84 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
     throw new OutputError(`cannot create the report folder ${outDir}: ${describeWriteError(err)}`);
   }
   const files: string[] = [];
-  const chart = async (name: string, title: string, x: string, y: string, points: Series[]) => {
-    if (points.length === 0) return;
-    const path = join(outDir, name);
-    await writeFileAtomic(path, svgToPng(await renderSvg(lineChartSpec(title, x, y, points))));
+  const chart = async (file: string, title: string, x: string, y: string, points: Series[], opts: ChartOptions = {}) => {
+    if (points.length === 0 && !opts.markers?.length) return undefined;
+    const svg = await renderSvg(lineChartSpec(title, x, y, points, opts));
+    const path = join(outDir, file);
+    await writeFileAtomic(path, svgToPng(svg));
     files.push(path);
+    return { file, svg };
   };
   const task = [...new Set(runs.map((r) => r.task.split('/').pop()))].join(', ');
   const methods = [...new Set(runs.map((r) => r.label))];
-  const lines: string[] = [];
   const seeds = (m: string) => runs.filter((r) => r.label === m).map((r) => r.seed);
-  lines.push(`Runs: ${methods.map((m) => `${mdText(m)} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.`, '');
+  const runList = (name: (m: string) => string) => `Runs: ${methods.map((m) => `${name(m)} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.`;
+  const sections: Section[] = [];
 
-  const reward = byGoldUsed(runs, 'eval/reward');
-  lines.push('### Dev gold reward by gold labels used', '', goldTable(reward), '');
-  await chart('reward-vs-gold.png', `${task}: dev gold reward`, 'gold labels used', 'mean dev gold reward', seriesOf(reward));
+  // the paper's Figure 3: reward against online gold; offline methods (all gold initial) as stars
+  const initial = sharedInitialGold(runs);
+  const shift = (points: Series[]) => points.map((p) => ({ ...p, x: p.x - initial }));
+  const online = runs.filter(isOnline);
+  const offline = runs.filter((r) => !isOnline(r)).map((r) => ({ ...r, evals: r.evals.slice(-1) }));
+  const beyond = `not counting the ${initial} initial gold labels every method starts from`;
+  sections.push({
+    title: 'Dev gold reward by gold labels used',
+    table: goldRows(byGoldUsed(runs, 'eval/reward')),
+    chart: await chart(
+      'reward-vs-gold.png',
+      `${task}: dev gold reward`,
+      initial > 0 ? 'online gold labels' : 'gold labels used',
+      'mean dev gold reward',
+      shift(seriesOf(byGoldUsed(online, 'eval/reward'))),
+      { ...(initial > 0 && { subtitle: beyond }), markers: shift(seriesOf(byGoldUsed(offline, 'eval/reward'))) },
+    ),
+    note:
+      (initial > 0 ? `The chart counts online gold labels, ${beyond}` : 'The chart counts gold labels used') +
+      (offline.length ? `; offline methods (all their gold initial) are stars at their final reward${initial > 0 ? ` and gold labels used minus ${initial}` : ''}.` : '.'),
+  });
 
   const finals = methods.map((m) => {
     const f = runs.filter((r) => r.label === m).map((r) => r.evals.at(-1)?.metrics['eval/reward']).filter((v): v is number => v !== undefined);
-    return `| ${mdText(m)} | ${fmtStat(stat(f))} | ${f.map((v) => v.toFixed(2)).join(', ')} |`;
+    return [m, fmtStat(stat(f)), f.map((v) => v.toFixed(2)).join(', ')];
   });
-  lines.push('### Final dev gold reward', '', '| method | mean ± sd | per seed |', '|---|---|---|', ...finals, '');
+  sections.push({ title: 'Final dev gold reward', table: { head: ['method', 'mean ± sd', 'per seed'], rows: finals } });
 
+  // the paper's Figures 5 and 6: the discriminator's and the policy's accuracy on current-policy pairs
   const acc = byStep(runs, 'eval/disc_acc');
-  if (acc.size > 0) {
-    lines.push('### Discriminator accuracy against gold on fresh current-policy pairs (gold ties left out)', '');
-    lines.push(goldTable(acc, 'step'), '');
-    await chart('disc-accuracy.png', `${task}: discriminator accuracy on current-policy pairs`, 'policy step', 'accuracy', seriesOf(acc));
-  }
   const implicit = byStep(runs, 'eval/implicit_acc');
-  if (implicit.size > 0) lines.push('### Policy implicit-reward accuracy (DPO reward of the policy)', '', goldTable(implicit, 'step'), '');
+  const accuracy = await chart('disc-accuracy.png', `${task}: accuracy against gold on current-policy pairs`, 'policy step', 'accuracy', [
+    ...seriesOf(acc).map((p) => ({ ...p, series: `${p.series}: discriminator` })),
+    ...seriesOf(implicit).map((p) => ({ ...p, series: `${p.series}: implicit reward` })),
+  ]);
+  if (acc.size > 0)
+    sections.push({ title: 'Discriminator accuracy against gold on fresh current-policy pairs (gold ties left out)', table: goldRows(acc, 'step'), chart: accuracy });
+  if (implicit.size > 0)
+    sections.push({ title: 'Policy implicit-reward accuracy (DPO reward of the policy)', table: goldRows(implicit, 'step'), ...(acc.size === 0 && { chart: accuracy }) });
 
   const ties = methods.map((m) => {
     const shares = runs.filter((r) => r.label === m).flatMap((r) => r.series('round/tie_share').map((p) => p.value));
     const fresh = runs.filter((r) => r.label === m).flatMap((r) => r.evals.map((e) => e.metrics['eval/gold_tie_share']).filter((v) => v !== undefined));
-    return `| ${mdText(m)} | ${fmtStat(stat(shares))} | ${fmtStat(stat(fresh))} |`;
+    return [m, fmtStat(stat(shares)), fmtStat(stat(fresh))];
   });
-  lines.push('### Tied pairs', '', '| method | tie share of gold rounds (paid, train nothing) | tie share of fresh policy pairs |', '|---|---|---|', ...ties, '');
+  sections.push({ title: 'Tied pairs', table: { head: ['method', 'tie share of gold rounds (paid, train nothing)', 'tie share of fresh policy pairs'], rows: ties } });
 
   const timeRows = methods.map((m) => {
     const mine = runs.filter((r) => r.label === m);
-    const cells = TIME_PARTS.map((name) => {
-      const vs = mine.flatMap((r) => r.series(name).map((p) => p.value));
-      return vs.length ? `${stat(vs).mean.toFixed(2)} (${vs.length})` : '-';
-    });
-    return `| ${mdText(m)} | ${cells.join(' | ')} |`;
+    return [
+      m,
+      ...TIME_PARTS.map((name) => {
+        const vs = mine.flatMap((r) => r.series(name).map((p) => p.value));
+        return vs.length ? `${stat(vs).mean.toFixed(2)} (${vs.length})` : '-';
+      }),
+    ];
   });
-  lines.push(
-    '### Time per event, seconds (mean, with the count of events)',
-    '',
-    `| method | ${TIME_PARTS.map((t) => t.slice(5)).join(' | ')} |`,
-    `|---|${TIME_PARTS.map(() => '---').join('|')}|`,
-    ...timeRows,
-    '',
-    'sample, score, policy: one online step (sampling the pairs, scoring them with the discriminator, the policy update); disc, policy_gold, gold: one gold round (discriminator update, policy epochs on the gold pairs, the gold source); eval: one evaluation.',
-    '',
-  );
-  return { markdown: lines.join('\n'), files };
+  sections.push({
+    title: 'Time per event, seconds (mean, with the count of events)',
+    table: { head: ['method', ...TIME_PARTS.map((t) => t.slice(5))], rows: timeRows },
+    note: 'sample, score, policy: one online step (sampling the pairs, scoring them with the discriminator, the policy update); disc, policy_gold, gold: one gold round (discriminator update, policy epochs on the gold pairs, the gold source); eval: one evaluation.',
+  });
+
+  const html = join(outDir, 'report.html');
+  await writeFileAtomic(html, reportHtml(`${task}: comparison of runs`, runList((m) => m), sections, runs));
+  return { markdown: sectionsMarkdown(runList(mdText), sections), files, html };
 }

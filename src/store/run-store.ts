@@ -317,6 +317,12 @@ export class RunStore {
     return (this.db.prepare('SELECT * FROM pairs WHERE round = ? AND phase = ? ORDER BY step, rowid').all(round, phase) as Row[]).map(pairFromRow);
   }
 
+  /** The pair stored last (the newest sample of the run), if any. */
+  lastPair(): PairRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM pairs ORDER BY rowid DESC LIMIT 1').get() as Row | undefined;
+    return r ? pairFromRow(r) : undefined;
+  }
+
   countPairs(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM pairs').get() as { n: number }).n;
   }
@@ -391,9 +397,27 @@ export class RunStore {
     return rows.map(ledgerFromRow);
   }
 
-  /** Gold labels bought and stored (ties included: they were paid for). */
-  goldUsed(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM gold_ledger WHERE answered_at IS NOT NULL').get() as { n: number }).n;
+  /** The stored gold answer for a pair, as committed (null while unanswered or never requested). */
+  goldAnswer(pairId: string): (Omit<GoldAnswer, 'pairId'> & { preference: Preference }) | null {
+    const r = this.db.prepare('SELECT * FROM gold_ledger WHERE pair_id = ? AND answered_at IS NOT NULL').get(pairId) as Row | undefined;
+    if (!r) return null;
+    const num = (k: string) => (r[k] === null ? undefined : (r[k] as number));
+    return {
+      preference: r.preference as Preference,
+      scores: r.score_a === null || r.score_b === null ? undefined : [r.score_a as number, r.score_b as number],
+      cost: r.calls === null ? undefined : { calls: r.calls as number, inputTokens: num('input_tokens'), outputTokens: num('output_tokens'), usd: num('usd') },
+      cached: r.cached === null ? undefined : r.cached === 1,
+      raw: r.raw === null ? undefined : JSON.parse(r.raw as string),
+    };
+  }
+
+  /**
+   * Gold labels bought and stored (ties included: they were paid for): all of them, or those of
+   * the initial set (ledger round 0) or of the online rounds (1 and on).
+   */
+  goldUsed(phase?: PairPhase): number {
+    const where = phase === undefined ? '' : phase === 'initial' ? ' AND round = 0' : ' AND round > 0';
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM gold_ledger WHERE answered_at IS NOT NULL${where}`).get() as { n: number }).n;
   }
 
   /** Stored gold labels with their pairs, for the given rounds (all when undefined). */

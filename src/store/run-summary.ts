@@ -12,9 +12,17 @@ export interface RunSummary {
   reason?: string;
   method: string;
   task: string;
+  /** config.seed; null where the run holds no config */
+  seed: number | null;
+  /** content hash of the shared warm start the run reused (meta warm_start); null when it made its own */
+  warm_start: string | null;
   step: number;
   steps: number;
   gold_used: number;
+  /** gold labels of the initial offline set (ledger round 0) */
+  gold_initial: number;
+  /** gold labels of the online rounds (ledger rounds 1 and on) */
+  gold_online: number;
   gold_budget: number;
   gold_labels: number;
   silver_labels: number;
@@ -36,9 +44,13 @@ export function summarizeRun(dir: string): RunSummary {
       reason: (e as Error).message,
       method: '?',
       task: '?',
+      seed: null,
+      warm_start: null,
       step: 0,
       steps: 0,
       gold_used: 0,
+      gold_initial: 0,
+      gold_online: 0,
       gold_budget: 0,
       gold_labels: 0,
       silver_labels: 0,
@@ -54,7 +66,7 @@ export function summarizeRun(dir: string): RunSummary {
 function readSummary(dir: string): RunSummary {
   const store = RunStore.open(dir, { readonly: true });
   try {
-    const config = store.getMeta<{ method: string; task: string; budget: { gold: number } }>('config');
+    const config = store.getMeta<{ method: string; task: string; seed: number; budget: { gold: number } }>('config');
     let status = store.getMeta<RunStatus>('status') ?? 'running';
     let reason = store.getMeta<string>('error');
     const pid = store.getMeta<number>('pid');
@@ -74,9 +86,13 @@ function readSummary(dir: string): RunSummary {
       ...(reason ? { reason } : {}),
       method: config?.method ?? '?',
       task: config?.task ?? '?',
+      seed: config?.seed ?? null,
+      warm_start: store.getMeta<string>('warm_start') ?? null,
       step: store.getMeta<number>('step') ?? 0,
       steps: store.getMeta<number>('steps') ?? 0,
       gold_used: store.goldUsed(),
+      gold_initial: store.goldUsed('initial'),
+      gold_online: store.goldUsed('online'),
       gold_budget: config?.budget.gold ?? 0,
       gold_labels: store.countLabels('gold'),
       silver_labels: store.countLabels('silver'),

@@ -25,6 +25,16 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
   return w(ops.layer_norm(x.h, normalizedShape, weight ? weight.h : null, bias ? bias.h : null, eps));
 }
 
+/**
+ * RMSNorm (Zhang and Sennrich 2019) as Llama computes it: the mean square in float32 whatever x's
+ * dtype, the normalised x cast back to it, then scaled by weight.
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const x32 = x.dtype === 'float32' ? x : x.to('float32');
+  const normed = x32.mul(x32.square().mean([-1], true).add(eps).rsqrt());
+  return weight.mul(normed.dtype === x.dtype ? normed : normed.to(x.dtype));
+}
+
 const REDUCTION = { none: 0, mean: 1, sum: 2 } as const;
 
 /** Cross-entropy of logits [N, C] (or [N, C, ...]) against class ids [N] (int64). */

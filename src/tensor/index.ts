@@ -5,7 +5,7 @@ export {
   tensor, zeros, ones, empty, full, zerosLike, onesLike, fullLike, arange, randn, rand, randint, randnLike,
   cat, stack, where, multinomial, einsum, type CreateOpts,
 } from './create.js';
-export { embedding, linear, linearFloat32, layerNorm, crossEntropy, dropout } from './functional.js';
+export { embedding, linear, linearFloat32, layerNorm, rmsNorm, crossEntropy, dropout } from './functional.js';
 export { scope, scopeAsync } from './scope.js';
 export {
   noGrad, enableGrad, inferenceMode, isGradEnabled, autocast, weightsChanged, liveTensorCount, manualSeed, setNumThreads, getNumThreads,

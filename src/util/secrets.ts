@@ -23,3 +23,13 @@ export function redactSecrets<T>(value: T): T {
   for (const [k, v] of Object.entries(value)) out[k] = isSecretField(k) && v !== undefined && v !== null ? REDACTED : redactSecrets(v);
   return out as T;
 }
+
+/**
+ * A command line with the value of every `PATH=VALUE` argument whose field is a secret
+ * (`--set gold.apiKey=KEY`) replaced by REDACTED, quoted values included.
+ */
+export function redactCommandLine(command: string): string {
+  return command.replace(/(^|[\s='"])([A-Za-z_][\w.-]*)=('[^']*'|"[^"]*"|[^\s'"]+)/g, (all, pre: string, path: string) =>
+    isSecretField(path.split('.').pop()!) ? `${pre}${path}=${REDACTED}` : all,
+  );
+}

@@ -10,12 +10,14 @@ import { runs } from './runs.js';
 import { doctor } from './doctor.js';
 import { demo } from './demo.js';
 import { report } from './report.js';
+import { sweep } from './sweep.js';
 
 // One line per subcommand, in the order `d2po --help` lists them (the main job first, then the
 // pieces under it); each lives in its own file beside this one.
 export const commands: Command[] = [
   demo,
   run,
+  sweep,
   runs,
   report,
   tasksCommand,

@@ -9,16 +9,19 @@ import { writeFileAtomic } from '../../util/atomic-write.js';
 const help = `usage: d2po report [NAME=]DIR... [--out DIR]
 
 Compares runs (several methods and seeds of one task): dev gold reward against gold labels used
-(mean ± sd over seeds), final rewards per seed, discriminator and implicit-reward accuracy on fresh
-current-policy pairs over training, the share of tied gold labels, and the time split of a step.
-Each DIR is a run folder or a folder of run folders. Writes OUT/report.md and PNG charts.
+(mean ± sd over seeds; the chart counts online gold beyond the initial set the online methods
+share, with offline methods as stars), final rewards per seed, discriminator and implicit-reward
+accuracy on fresh current-policy pairs over training, the share of tied gold labels, and the time
+split of a step. Each DIR is a run folder or a folder of run folders. Writes OUT/report.md, PNG
+charts and OUT/report.html: one page readable offline with the tables, the charts and each run's
+config and the command that reproduces it.
 
 Runs are grouped by method; runs of one method whose configs differ (seed and folder aside) are
 named by the fields where they depart from the method's preset (d2po pooling=sum). NAME=DIR
 names every run under DIR yourself, e.g. d2po-sum=runs/wc-sum.
 
 options:
-  --out DIR   where report.md and the charts go (default: report/)`;
+  --out DIR   where report.md, report.html and the charts go (default: report/)`;
 
 export const report: Command = {
   name: 'report',
@@ -39,10 +42,10 @@ export const report: Command = {
       });
     });
     const out = parsed.values.out ?? 'report';
-    const { markdown, files } = await writeReport(runs, out);
+    const { markdown, files, html } = await writeReport(runs, out);
     await writeFileAtomic(join(out, 'report.md'), markdown + '\n');
     console.log(markdown);
-    console.error(`wrote ${join(out, 'report.md')}${files.length ? ` and ${files.length} charts` : ''}`);
+    console.error(`wrote ${join(out, 'report.md')}, ${html}${files.length ? ` and ${files.length} charts` : ''}`);
     return 0;
   },
 };

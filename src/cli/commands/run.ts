@@ -23,6 +23,7 @@ const FIELD_FLAGS: Record<string, [string, 'int' | 'num' | 'str' | 'initial']> =
   seed: ['seed', 'int'],
   device: ['device', 'str'],
   threads: ['threads', 'int'],
+  dtype: ['dtype', 'str'],
   'gold-budget': ['budget.gold', 'int'],
   'initial-gold': ['budget.initial', 'initial'],
   rounds: ['budget.rounds', 'int'],
@@ -82,12 +83,17 @@ options:
   --threads N              libtorch threads, at most this machine's CPUs (default: libtorch's
                            choice); allowed on resume
   --device D               cpu | cuda | cuda:N; allowed on resume (recorded in the run)
+  --dtype fp32|bf16        how model weights are held (default fp32; bf16 trains bf16 weights)
   --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
   --out DIR                run folder (default runs/<method>-<task>-seed<S>)
   --resume DIR             continue a killed run from its newest checkpoint that can be restored,
                            reusing its gold labels
   --force                  with --resume: resume although the run's recorded process is alive,
                            or restart from step 0 when no checkpoint can be restored
+  --warm-cache DIR         share the initial set (its samples and gold labels) and the warm-
+                           started policy and discriminator with other runs through DIR,
+                           content-addressed: each is computed and bought once per seed and
+                           settings, reused exactly (d2po sweep uses OUT/warm-starts)
   --print-config           print the resolved config as JSON and exit
   --no-progress            no progress bar
   --json                   print the final result as JSON
@@ -139,6 +145,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     json: { type: 'boolean' },
     force: { type: 'boolean' },
     'chat-template': { type: 'boolean' },
+    'warm-cache': { type: 'string' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
   let values: Record<string, unknown>;
@@ -182,6 +189,11 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     user.out = join('runs', `${user.method}-${task}-seed${user.seed ?? 0}`);
   }
   return { user, source: values.config ? (values.config as string) : 'flags', values };
+}
+
+/** An argument as a POSIX shell reads it back (quoted when it holds anything but safe characters). */
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 export const run: Command = {
@@ -232,7 +244,7 @@ export const run: Command = {
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
-      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, command: ['d2po', 'run', ...argv.map(shellQuote)].join(' '), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
       if (values.json) console.log(JSON.stringify(res));
       else
         console.log(

@@ -11,7 +11,9 @@ last evaluation's dev gold reward. 'show' prints one run in full.
 
 options:
   --json   JSON: an array of run summaries, or one summary for 'show', with status, method,
-           step, steps, gold_used, gold_budget, gold_labels, silver_labels, last_eval, ...`;
+           seed, step, steps, gold_used (= gold_initial, the initial set, + gold_online),
+           gold_budget, gold_labels, silver_labels, warm_start (the shared warm start's hash,
+           or null), last_eval, ...`;
 
 function fmt(x: number | undefined): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(3);
@@ -30,12 +32,13 @@ function showText(s: RunSummary): string {
   const lines = [
     `run:        ${s.dir}`,
     `status:     ${s.status}${s.reason ? ` (${s.reason})` : ''}`,
-    `method:     ${s.method} on ${s.task}`,
+    `method:     ${s.method} on ${s.task}, seed ${s.seed ?? '?'}`,
     `step:       ${s.step}/${s.steps}`,
-    `gold:       ${s.gold_used} used of ${s.gold_budget} (${s.gold_labels} stored labels)`,
+    `gold:       ${s.gold_used} used of ${s.gold_budget}: ${s.gold_initial} initial, ${s.gold_online} online (${s.gold_labels} stored labels)`,
     `silver:     ${s.silver_labels} labels over ${s.pairs} pairs`,
     `checkpoints: ${s.checkpoints}`,
   ];
+  if (s.warm_start) lines.push(`warm start: ${s.warm_start} (shared)`);
   if (s.last_eval) {
     lines.push(`last evaluation (step ${s.last_eval.step}, gold ${s.last_eval.gold_used}):`);
     for (const [k, v] of Object.entries(s.last_eval.metrics)) lines.push(`  ${k.padEnd(24)} ${fmt(v)}`);

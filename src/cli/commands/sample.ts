@@ -1,12 +1,12 @@
 import { ChatTemplate, loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { MAX_SEED } from '../../util/rng.js';
-import { UsageError, chatTemplateOf, numberFlag, parseFlags, type Command } from '../command.js';
+import { UsageError, chatTemplateOf, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po sample --model DIR|NAME --prompt TEXT [options]
 
 Continue a prompt with a model (a Hugging Face folder with config.json, model.safetensors
-and tokenizer.json).
+or its shards, and tokenizer.json; GPT-2, OPT, Llama, Mistral, Qwen2 or GPT-NeoX).
 
 options:
   --model DIR|NAME        model folder, or a shipped model's name (d2po models)
@@ -20,6 +20,7 @@ options:
   --top-k K               keep the K most likely tokens (default 0 = off)
   --top-p P               nucleus sampling, 0 < P <= 1 (default 1 = off)
   --seed S                random seed (default 0)
+  --dtype fp32|bf16       how the weights are held, whatever the files store (default fp32)
   --json                  one JSON object: {"prompt", "samples": [{"text", "ids"}]}
 `;
 
@@ -40,6 +41,7 @@ export const sample: Command = {
         'top-k': { type: 'string' },
         'top-p': { type: 'string' },
         seed: { type: 'string' },
+        dtype: { type: 'string' },
         json: { type: 'boolean', default: false },
         'chat-template': { type: 'boolean', default: false },
       },
@@ -56,7 +58,8 @@ export const sample: Command = {
       topP: numberFlag('top-p', values['top-p'], 1),
       seed: numberFlag('seed', values.seed, 0, { integer: true, min: 0, max: MAX_SEED }),
     };
-    const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model));
+    const dtype = dtypeFlag(values.dtype);
+    const { model, tokenizer, config, dir } = await loadModel(resolveModelPath(values.model), { dtype });
     try {
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
       const chat = values['chat-template'] ? await chatTemplateOf(tokenizer) : null;

@@ -2,14 +2,15 @@ import { z } from 'zod';
 import { loadModel, responseLogprobs, vocabularyError, type ChatTemplate, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
-import { UsageError, chatTemplateOf, numberFlag, parseFlags, type Command } from '../command.js';
+import { UsageError, chatTemplateOf, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
 import { JsonlError, readJsonl } from '../../util/jsonl.js';
 import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
 const help = `usage: d2po score --model DIR|NAME --input FILE.jsonl [--output FILE] [--batch-size N]
 
 Log-probabilities of responses given prompts under a model (a Hugging Face folder:
-config.json + model.safetensors, and tokenizer.json for text input).
+config.json + model.safetensors or its shards, and tokenizer.json for text input; GPT-2, OPT,
+Llama, Mistral, Qwen2 or GPT-NeoX, see docs/models.md).
 
 Each input line is one of
   {"prompt": "text", "response": "text"}        (needs DIR/tokenizer.json)
@@ -30,6 +31,7 @@ options:
   --input FILE       JSONL input
   --output FILE      write results here, whole or not at all (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
+  --dtype fp32|bf16  how the weights are held, whatever the files store (default fp32)
   --chat-template    wrap text prompts in the model's chat template (tokenizer_config.json)
 `;
 
@@ -92,6 +94,7 @@ export const score: Command = {
         input: { type: 'string' },
         output: { type: 'string' },
         'batch-size': { type: 'string' },
+        dtype: { type: 'string' },
         'chat-template': { type: 'boolean', default: false },
       },
       strict: true,
@@ -101,7 +104,8 @@ export const score: Command = {
     const batchSize = numberFlag('batch-size', values['batch-size'], 16, { integer: true, min: 1 });
     const problem = values.output ? outputPathProblem(values.output) : null;
     if (problem) throw new UsageError(`--output ${values.output}: ${problem}`);
-    const loaded = await loadModel(resolveModelPath(values.model));
+    const dtype = dtypeFlag(values.dtype);
+    const loaded = await loadModel(resolveModelPath(values.model), { dtype });
     if (values['chat-template'] && !loaded.tokenizer) throw new UsageError(`--chat-template: ${loaded.dir} has no tokenizer.json`);
     const chat = values['chat-template'] && loaded.tokenizer ? await chatTemplateOf(loaded.tokenizer) : null;
     const pairs = await readScoreInput(values.input, loaded, chat);

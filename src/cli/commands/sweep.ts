@@ -1,0 +1,227 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError, type Command } from '../command.js';
+import { configFromArgs } from './run.js';
+import { ConfigError, METHODS, type Method, type RunConfig } from '../../d2po/config.js';
+import { isMethod, presetConfig, resolveConfig } from '../../d2po/presets.js';
+import { planBudget } from '../../d2po/budget.js';
+import { loadTask } from '../../tasks/registry.js';
+import { RunStore, RUN_DB } from '../../store/run-store.js';
+import { findRuns } from '../../store/run-summary.js';
+import { readRunCurve } from '../../report/curves.js';
+import { writeReport } from '../../report/report.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
+import { chunksFor, INITIAL_CHUNK } from '../../d2po/initial-set.js';
+import { canonicalJson } from '../../d2po/warm-cache.js';
+import { estimateRun, scheduleWall, total, UNIT_SECONDS } from '../../sweep/estimate.js';
+import { executeJobs, fmtSeconds, type SweepJob } from '../../sweep/execute.js';
+
+const help = `usage: d2po sweep --task NAME [--methods a,b] [--seeds 0-4] [--initial-gold N]
+                  [--online-gold P[,P...]] [--jobs J] [--out DIR] [--dry-run] [d2po run flags]
+
+Runs every method x seed x online budget as its own \`d2po run\` process, J at a time, then
+writes the comparison report (report.md, charts) into DIR. Every method of one seed starts from
+the same initial offline set of N gold-labelled pairs from the initial policy, computed once and
+shared through DIR/warm-starts (content-addressed: the samples, their gold labels and the
+warm-started policy and discriminator are reused exactly, never bought twice).
+
+The online methods (d2po, opo-gold, ...) spend P gold labels online on top of the N; the offline
+ones (dpo, opo-static-rm, ppo-static-rm) get the same N + P labels all on initial-policy samples,
+the first N being the shared set (the paper's Table 1 and Figure 3).
+
+A sweep is resumable: run the same command again and finished runs are kept, cut ones resumed.
+
+options:
+  --methods a,b        methods to compare (default d2po,opo-gold,dpo,opo-static-rm); one of
+                       ${METHODS.join(', ')}
+  --seeds S            seeds: 0-4, 0,2,7 or 3 (default 0-4)
+  --initial-gold N     the shared initial set (default 1600, the paper's)
+  --online-gold P      online gold on top of it, or a list 100,200,300 (one run per budget;
+                       default 300)
+  --rounds T           online gold rounds (online methods only)
+  --steps N            online policy steps (discriminator-labelled methods only)
+  --eval-every K       evaluation interval of discriminator-labelled methods (default: once per
+                       gold round); gold-labelled ones evaluate after every round
+  --jobs J             runs at a time (default: this machine's CPUs); each gets CPUs/J threads
+  --out DIR            sweep folder: runs, logs/, warm-starts/, report (default sweeps/<task>)
+  --warm-cache DIR     share warm starts with another sweep (a variant of one method, say)
+                       instead of OUT/warm-starts
+  --dry-run            print the plan and its estimated time, run nothing
+
+Any other flag goes to every \`d2po run\` (--task, --model, --batch-size, --set PATH=VALUE, ...).`;
+
+/** Flags of the sweep itself (value-taking unless listed as boolean). */
+const OWN = new Set(['methods', 'seeds', 'initial-gold', 'online-gold', 'rounds', 'steps', 'eval-every', 'jobs', 'out', 'warm-cache', 'dry-run']);
+const BOOLEAN = new Set(['dry-run']);
+/** `d2po run` flags the sweep sets per job. */
+const RESERVED = new Set(['method', 'seed', 'gold-budget', 'resume', 'force', 'print-config', 'json', 'no-progress']);
+
+function splitArgs(argv: string[]): { own: Map<string, string | true>; rest: string[] } {
+  const own = new Map<string, string | true>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq > 0 ? eq : undefined);
+    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
+    if (RESERVED.has(name)) throw new UsageError(`--${name}: the sweep sets it for each run`);
+    if (OWN.has(name)) {
+      if (BOOLEAN.has(name)) own.set(name, true);
+      else {
+        const v = inline ?? argv[++i];
+        if (v === undefined) throw new UsageError(`--${name} needs a value`);
+        own.set(name, v);
+      }
+      continue;
+    }
+    rest.push(a);
+    if (inline === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('--')) rest.push(argv[++i]);
+  }
+  return { own, rest };
+}
+
+function intList(flag: string, raw: string): number[] {
+  const out: number[] = [];
+  for (const part of raw.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new UsageError(`--${flag}: expected numbers like 0-4 or 1,2,3, got '${raw}'`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) throw new UsageError(`--${flag}: ${part} is an empty range`);
+    for (let x = lo; x <= hi; x++) out.push(x);
+  }
+  return [...new Set(out)];
+}
+
+function nonNegative(flag: string, raw: string | true | undefined, dflt: number): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (raw === true || !Number.isInteger(n) || n < 0) throw new UsageError(`--${flag}: expected a whole number >= 0, got '${raw}'`);
+  return n;
+}
+
+/** Offline methods put their whole budget in the initial set (their preset's initial = 'all'). */
+const offline = (m: Method) => presetConfig(m).budget.initial === 'all';
+
+/** How long each finished run of this sweep took against its estimate: the factor the rest is scaled by. */
+function calibration(jobs: { dir: string; estimate: number }[]): { factor: number; runs: number } {
+  let actual = 0;
+  let estimated = 0;
+  let runs = 0;
+  for (const j of jobs) {
+    if (!existsSync(join(j.dir, RUN_DB))) continue;
+    const store = RunStore.open(j.dir, { readonly: true });
+    try {
+      const [t0, t1, status] = [store.getMeta<number>('started_at'), store.getMeta<number>('updated_at'), store.getMeta<string>('status')];
+      if (status !== 'done' || !t0 || !t1) continue;
+      actual += (t1 - t0) / 1000;
+      estimated += j.estimate;
+      runs++;
+    } finally {
+      store.close();
+    }
+  }
+  return runs && estimated > 0 ? { factor: actual / estimated, runs } : { factor: 1, runs: 0 };
+}
+
+export const sweep: Command = {
+  name: 'sweep',
+  summary: 'run methods x seeds x gold budgets from shared warm starts, then the report',
+  help,
+  async run(argv) {
+    const { own, rest } = splitArgs(argv);
+    const methods = ((own.get('methods') as string | undefined) ?? 'd2po,opo-gold,dpo,opo-static-rm').split(',').map((m) => m.trim());
+    for (const m of methods) if (!isMethod(m)) throw new UsageError(`--methods: unknown method '${m}' (one of ${METHODS.join(', ')})`);
+    const seeds = intList('seeds', (own.get('seeds') as string | undefined) ?? '0-4');
+    const budgets = intList('online-gold', (own.get('online-gold') as string | undefined) ?? '300');
+    const initial = nonNegative('initial-gold', own.get('initial-gold'), 1600);
+    const cpus = availableParallelism();
+    const slots = Math.max(1, nonNegative('jobs', own.get('jobs'), cpus));
+    const threads = Math.max(1, Math.floor(cpus / slots));
+    const rounds = own.get('rounds') as string | undefined;
+    const steps = own.get('steps') as string | undefined;
+    const userThreads = rest.includes('--threads') || rest.some((a) => a.startsWith('--threads='));
+
+    // the task, once: its name for the default folder and its response length for the estimates
+    const probe = configFromArgs(rest).user;
+    if (typeof probe.task !== 'string') throw new UsageError('--task is required');
+    const out = resolve((own.get('out') as string | undefined) ?? join('sweeps', probe.task.replace(/^.*\//, '').replace(/\.[^.]+$/, '')));
+    const task = await loadTask(probe.task);
+    const cache = resolve((own.get('warm-cache') as string | undefined) ?? join(out, 'warm-starts'));
+
+    // jobs in groups of `slots` seeds, method by method within a group: the first jobs of a group
+    // build different seeds' warm starts side by side, the later ones reuse them
+    const order: { method: Method; seed: number; online: number }[] = [];
+    for (let g = 0; g < seeds.length; g += slots)
+      for (const online of budgets) for (const method of methods as Method[]) for (const seed of seeds.slice(g, g + slots)) order.push({ method, seed, online });
+
+    const seenChunks = new Map<number, number>();
+    const seenWarm = new Set<string>();
+    const planned = order.map(({ method, seed, online }) => {
+      if (online === 0 && !offline(method)) throw new UsageError(`--online-gold 0 leaves ${method} no online gold; give a budget above 0`);
+      const name = `${method}-online${online}-seed${seed}`;
+      const dir = join(out, name);
+      const args = ['--method', method, '--seed', String(seed), '--gold-budget', String(initial + online), '--initial-gold', offline(method) ? 'all' : String(initial)];
+      if (rounds !== undefined && !offline(method)) args.push('--rounds', rounds);
+      if (steps !== undefined && method !== 'dpo') args.push('--steps', steps);
+      args.push(...rest);
+      if (!userThreads) args.push('--threads', String(threads));
+      args.push('--out', dir, '--warm-cache', cache);
+      let c: RunConfig;
+      try {
+        c = resolveConfig(configFromArgs(args).user, name);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      // gold-labelled methods take one step per round: evaluate after each; the others once a round
+      const every = c.rollout.labeller === 'gold' ? 1 : own.has('eval-every') ? nonNegative('eval-every', own.get('eval-every'), 0) : Math.max(1, Math.floor(c.budget.steps / Math.max(1, c.budget.rounds)));
+      args.splice(args.indexOf('--out'), 0, '--eval-every', String(every));
+      c = { ...c, eval: { ...c.eval, every } };
+      const e = estimateRun(c, c.rollout.maxNewTokens || (task.generation?.maxNewTokens ?? 48));
+      // shared parts cost only the first job that needs them
+      const n = planBudget(c).initial;
+      const have = seenChunks.get(seed) ?? 0;
+      const chunks = chunksFor(n);
+      const initialSet = chunks > have ? (e.initialSet * (chunks - have)) / Math.max(1, chunks) : 0;
+      seenChunks.set(seed, Math.max(have, chunks));
+      const pKey = canonicalJson({ seed, n, init: c.init, policy: c.policy, autocast: c.autocast });
+      const dKey = canonicalJson({ seed, n, init: c.init, disc: c.discriminator, autocast: c.autocast });
+      const warmPolicy = seenWarm.has(pKey) ? 0 : e.warmPolicy;
+      const warmDiscriminator = seenWarm.has(dKey) ? 0 : e.warmDiscriminator;
+      seenWarm.add(pKey).add(dKey);
+      return { name, dir, args, estimate: total({ ...e, initialSet, warmPolicy, warmDiscriminator }) };
+    });
+    const cal = calibration(planned);
+    const jobs: SweepJob[] = planned.map((j) => ({ ...j, estimate: j.estimate * cal.factor }));
+    const wall = scheduleWall(jobs.map((j) => j.estimate), slots);
+    console.log(`sweep: ${methods.join(', ')} x seeds ${seeds.join(',')} x online gold ${budgets.join(',')} from ${initial} shared initial labels (chunks of ${INITIAL_CHUNK}) -> ${out}`);
+    for (const j of jobs) console.log(`  ${j.name.padEnd(34)} ~${fmtSeconds(j.estimate)}`);
+    const basis = cal.runs ? `scaled by ${cal.factor.toFixed(2)} from ${cal.runs} finished runs of this sweep` : `unit costs of this machine: ${Object.entries(UNIT_SECONDS).map(([k, v]) => `${k} ${v} s`).join(', ')}`;
+    console.log(`estimated wall time: ${fmtSeconds(wall)} for ${jobs.length} runs, ${slots} at a time, ${threads} thread(s) each (${basis}; runs already finished count again here)`);
+    if (own.has('dry-run')) return 0;
+
+    const t0 = performance.now();
+    const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'd2po.mjs');
+    const outcomes = await executeJobs(jobs, {
+      slots,
+      bin,
+      logDir: join(out, 'logs'),
+      resumeArgs: userThreads ? [] : ['--threads', String(threads)],
+      onEvent: (line) => console.error(line),
+    });
+    const runs = findRuns(out);
+    if (runs.length) {
+      const { markdown } = await writeReport(runs.map(readRunCurve), out);
+      await writeFileAtomic(join(out, 'report.md'), markdown + '\n');
+    }
+    const failed = outcomes.filter((o) => o.status === 'failed');
+    const kept = outcomes.filter((o) => o.status === 'kept').length;
+    console.log(`sweep done in ${fmtSeconds((performance.now() - t0) / 1000)}: ${outcomes.length - failed.length - kept} ran, ${kept} kept, ${failed.length} failed; report in ${join(out, 'report.md')}`);
+    for (const f of failed) console.log(`  failed: ${f.job.name}: ${f.error}`);
+    return failed.length ? 1 : 0;
+  },
+};

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunStore } from '../src/store/run-store.js';
+import { estimateRun, scheduleWall } from '../src/sweep/estimate.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import { d2po } from './cli.js';
+import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+
+const model = await tinyModelDir();
+const taskFile = toyTaskFile();
+const common = ['--task', taskFile, '--model', model, '--seeds', '0-1', '--initial-gold', '16', '--online-gold', '4', '--rounds', '2', '--steps', '2', '--batch-size', '4'];
+const small = ['--set', 'eval.prompts=2', '--set', 'eval.accuracyPairs=2', '--set', 'init.policyEpochs=1', '--set', 'init.discriminatorEpochs=1', '--set', 'discriminator.epochs=1', '--set', 'autocast=false'];
+
+test('sweep --dry-run prints every method x seed x budget with an estimate, and runs nothing', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'd2po-sweep-')), 's');
+  const r = await d2po(['sweep', ...common, '--online-gold', '4,8', '--methods', 'd2po,dpo', '--out', out, '--dry-run', ...small]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const name of ['d2po-online4-seed0', 'd2po-online8-seed1', 'dpo-online4-seed0', 'dpo-online8-seed1']) assert.match(r.stdout, new RegExp(`${name}\\s+~\\d+ s`));
+  assert.match(r.stdout, /estimated wall time: \d+ (s|min) for 8 runs, 2 at a time/);
+  assert.ok(!existsSync(out), 'a dry run writes nothing');
+});
+
+test('sweep refuses flags it sets per run and bad lists, naming them', async () => {
+  assert.match((await d2po(['sweep', ...common, '--seed', '3', '--dry-run'])).stderr, /--seed: the sweep sets it for each run/);
+  assert.match((await d2po(['sweep', ...common, '--seeds', '4-2', '--dry-run'])).stderr, /--seeds: 4-2 is an empty range/);
+  assert.match((await d2po(['sweep', ...common, '--methods', 'd2po,nope', '--dry-run'])).stderr, /--methods: unknown method 'nope'/);
+  assert.match((await d2po(['sweep', ...common, '--set', 'policy.lr=-1', '--dry-run'])).stderr, /policy\.lr/);
+});
+
+test('a sweep runs every job from shared warm starts, writes the report, and keeps finished runs when run again', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'd2po-sweep-')), 's');
+  const args = ['sweep', ...common, '--methods', 'opo-gold,dpo', '--jobs', '2', '--out', out, ...small];
+  const r = await d2po(args);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /sweep done in .*: 4 ran, 0 kept, 0 failed/);
+  assert.ok(existsSync(join(out, 'report.md')));
+  for (const seed of [0, 1]) {
+    const on = RunStore.open(join(out, `opo-gold-online4-seed${seed}`), { readonly: true });
+    const off = RunStore.open(join(out, `dpo-online4-seed${seed}`), { readonly: true });
+    try {
+      assert.equal(on.goldUsed(), 20);
+      assert.equal(off.goldUsed(), 20, 'the offline method gets the same total, all initial');
+      assert.equal(off.ledger(0).length, 20);
+      const texts = (s: RunStore) => s.goldLabels([0]).map((g) => `${g.pair.prompt}|${g.pair.a}|${g.pair.b}|${g.preference}`);
+      assert.deepEqual(texts(off).slice(0, 16), texts(on), 'the first 16 initial pairs are the shared set');
+    } finally {
+      on.close();
+      off.close();
+    }
+  }
+  const again = await d2po(args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /0 ran, 4 kept, 0 failed/);
+});
+
+test('estimates: shared work counts once, offline methods pay their whole set, and the schedule fills the slots', () => {
+  const base = { task: 't', model: 'm', out: 'o', autocast: false };
+  const d2 = resolveConfig({ ...base, method: 'd2po', budget: { gold: 1900, initial: 1600, rounds: 6, steps: 60 } });
+  const all = resolveConfig({ ...base, method: 'd2po', budget: { gold: 1900, initial: 1600, rounds: 6, steps: 60 }, discriminator: { trainOn: 'all' } });
+  const replay = resolveConfig({ ...base, method: 'd2po', budget: { gold: 1900, initial: 1600, rounds: 6, steps: 60 }, discriminator: { trainOn: 'replay', replaySize: 128 } });
+  const dpo = resolveConfig({ ...base, method: 'dpo', budget: { gold: 1900 } });
+  assert.ok(estimateRun(all, 64).online > estimateRun(replay, 64).online * 2, 'retraining on all gold costs more than replay');
+  assert.equal(estimateRun(dpo, 64).online > 0, true, 'evaluations');
+  assert.ok(estimateRun(dpo, 64).initialSet > estimateRun(d2, 64).initialSet, '1,900 offline pairs against 1,600');
+  assert.equal(scheduleWall([10, 10, 10, 10], 2), 20);
+  assert.equal(scheduleWall([30, 10, 10, 10], 2), 30);
+});
