@@ -12,7 +12,7 @@ import { RunStore, type PairRecord } from '../src/store/run-store.js';
 import { readConfig } from '../src/model/index.js';
 import { BowDiscriminator } from '../src/d2po/bow-discriminator.js';
 import { examplesOf } from '../src/d2po/warm-start.js';
-import type { RunConfig } from '../src/d2po/config.js';
+import { validateConfig, type RunConfig } from '../src/d2po/config.js';
 import { hashSeed } from '../src/util/rng.js';
 import { loadTask } from '../src/tasks/registry.js';
 import { stat } from '../src/report/curves.js';
@@ -26,7 +26,7 @@ if (dirs.length === 0) {
 /** per run: [the run's silver accuracy, the bow floor's on the same pairs] */
 const floorRows: { dir: string; run: number; floor: number; initial: number }[] = [];
 
-/** The bow floor trained on the run's initial gold (its preset settings, 6 epochs), scoring each silver pair: +1 = a. */
+/** The bow floor trained on the run's initial gold (the stored config's bow settings, defaults filled in; 6 epochs), scoring each silver pair: +1 = a. */
 function floorPreferences(store: RunStore, pairs: PairRecord[], vocab: number, c: RunConfig): number[] {
   const bow = new BowDiscriminator(vocab, { lr: c.discriminator.bowLr, l2: c.discriminator.l2, batchSize: c.discriminator.batchSize });
   try {
@@ -52,7 +52,7 @@ for (const dir of dirs) {
   const config = store.getMeta<{ task: string }>('config');
   if (!config) throw new Error(`${dir} holds no run config`);
   const silver = store.silverLabels();
-  const floor = floorFlag && silver.length ? floorPreferences(store, silver.map((x) => x.pair), (await readConfig(join((config as RunConfig).model, 'config.json'))).vocab_size, config as RunConfig) : null;
+  const floor = floorFlag && silver.length ? floorPreferences(store, silver.map((x) => x.pair), (await readConfig(join((config as RunConfig).model, 'config.json'))).vocab_size, validateConfig(config, dir)) : null;
   const initial = store.goldUsed('initial');
   store.close();
   if (silver.length === 0) {
