@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WEIGHT_DTYPES, type WeightDtype } from '../model/index.js';
+import { ChatTemplate, ChatTemplateError, WEIGHT_DTYPES, type Tokenizer, type WeightDtype } from '../model/index.js';
 import type { DType } from '../tensor/index.js';
 
 /** One CLI subcommand. `run` returns the process exit code. */
@@ -46,4 +46,14 @@ export function numberFlag(flag: string, raw: string | undefined, dflt: number, 
     throw new UsageError(`--${flag} must be ${kind} ${range}, got '${raw}'`);
   }
   return x;
+}
+
+/** The chat template `--chat-template` asks for; a model without one is the user's mistake (a UsageError naming the file). */
+export async function chatTemplateOf(tokenizer: Tokenizer): Promise<ChatTemplate> {
+  try {
+    return await ChatTemplate.of(tokenizer);
+  } catch (e) {
+    if (e instanceof ChatTemplateError) throw new UsageError(`--chat-template: ${e.message}`);
+    throw e;
+  }
 }

@@ -42,6 +42,11 @@ export const runConfigSchema = z.strictObject({
   task: z.string().min(1),
   /** policy base model folder (config.json + model.safetensors + tokenizer.json) */
   model: z.string().min(1),
+  /**
+   * wrap each prompt in the model's chat template (one user turn, add_generation_prompt) before
+   * encoding; the default fills it in for runs stored before the field existed
+   */
+  chatTemplate: z.boolean().default(false),
   out: z.string().min(1),
   seed: int.min(0, `expected an integer in 0..${MAX_SEED}`).max(MAX_SEED, `expected an integer in 0..${MAX_SEED}`),
   device,

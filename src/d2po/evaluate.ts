@@ -1,6 +1,6 @@
 import { autocast } from '../tensor/index.js';
 import type { CausalLM } from '../model/index.js';
-import type { Task } from '../tasks/task.js';
+import type { RunTask } from '../tasks/task.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import type { Discriminator } from './discriminator.js';
 import { implicitRewards, type FrozenLogprobs } from './preference-trainer.js';
@@ -18,7 +18,7 @@ export interface EvalSettings {
   rolloutTopP: number;
   /** policy beta, for the implicit reward */
   beta: number;
-  /** the task's gold is a free function: fresh pairs may be gold-scored (logged only, never trained or counted) */
+  /** the task's gold is a free function: fresh pairs may be gold-scored (logged only, never trained or counted); needs the task's reward */
   freeGold: boolean;
   seed: number;
   /** bf16 autocast for the model work */
@@ -42,7 +42,8 @@ export function agreement(predicted: number[], gold: number[]): number {
 }
 
 /**
- * A run's evaluation: mean gold reward on dev prompts (evaluation sampling), and on
+ * A run's evaluation: mean gold reward on dev prompts (evaluation sampling; only when the task
+ * has a reward: paid gold is never spent on evaluation), and on
  * fresh current-policy pairs the sampled KL estimate from the initial policy, plus (free gold
  * only) the discriminator's and the implicit reward's accuracy against gold and the tie share.
  * The same prompts and seeds every time, so evaluations differ only by the model.
@@ -52,7 +53,7 @@ export async function evaluate(
   ref: FrozenLogprobs,
   disc: Discriminator | null,
   codec: TextCodec,
-  task: Task,
+  task: RunTask,
   devPrompts: string[],
   trainPrompts: string[],
   s: EvalSettings,
@@ -66,9 +67,11 @@ export async function evaluate(
     topP: s.topP,
     seed: hashSeed(s.seed, 31337),
   }));
-  const rewards = await task.rewards(dev.map((r) => ({ prompt: r.prompt, response: r.samples[0].text })));
-  out['eval/reward'] = mean(rewards);
-  out['eval/reward_sd'] = Math.sqrt(mean(rewards.map((x) => (x - out['eval/reward']) ** 2)));
+  if (task.rewards) {
+    const rewards = await task.rewards(dev.map((r) => ({ prompt: r.prompt, response: r.samples[0].text })));
+    out['eval/reward'] = mean(rewards);
+    out['eval/reward_sd'] = Math.sqrt(mean(rewards.map((x) => (x - out['eval/reward']) ** 2)));
+  }
   out['eval/length'] = mean(dev.map((r) => r.samples[0].ids.length));
   if (s.accuracyPairs > 0 && trainPrompts.length > 0) {
     const rng = new Rng(hashSeed(s.seed, 4242));
@@ -86,7 +89,7 @@ export async function evaluate(
     // log pi - log pi_0 of policy samples: a Monte Carlo estimate of KL(pi || pi_0) per sequence
     const logRatio = ac(() => implicitRewards(policy, ref, 1, pIds, rIds));
     out['eval/kl'] = mean(logRatio);
-    if (s.freeGold) {
+    if (s.freeGold && task.rewards) {
       const g = await task.rewards(fresh.flatMap((r) => [{ prompt: r.prompt, response: r.samples[0].text }, { prompt: r.prompt, response: r.samples[1].text }]));
       const goldMargin = fresh.map((_, i) => g[2 * i] - g[2 * i + 1]);
       out['eval/gold_tie_share'] = goldMargin.filter((m) => m === 0).length / goldMargin.length;

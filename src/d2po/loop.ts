@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { attachNewAdapter, loadModel, readSafetensors, WEIGHT_DTYPES, writeSafetensors, type CausalLM } from '../model/index.js';
+import { attachNewAdapter, ChatTemplate, loadModel, readSafetensors, WEIGHT_DTYPES, writeSafetensors, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
-import type { Task } from '../tasks/task.js';
+import type { RunTask } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
 import { Progress } from '../cli/progress.js';
 import { Rng, hashSeed } from '../util/rng.js';
@@ -46,7 +46,7 @@ export interface LoopOptions {
   /** the command line that started the run (secrets redacted), shown by reports as the way to reproduce it */
   command?: string;
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
-  task: Task;
+  task: RunTask;
   gold: GoldSource;
   /** progress bar on stderr (default true) */
   progress?: boolean;
@@ -621,7 +621,8 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     // with LoRA the reference is the same weights without the adapters: no second copy
     const ref = lora ? policy.baseModel() : policy.frozenCopy();
     held.push(ref);
-    const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null);
+    const chat = c.chatTemplate ? await ChatTemplate.of(base.tokenizer) : null;
+    const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null, chat);
     // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
     const refLp = new FrozenLogprobs(ref);
     const trainer = new PreferenceTrainer(policy, refLp, {

@@ -10,6 +10,7 @@ import { BOW_DEFAULTS, LORA_OFF, deepMerge, validateConfig, METHODS, ConfigError
 export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   task: '',
   model: '',
+  chatTemplate: false,
   out: '',
   seed: 0,
   device: 'cpu',

@@ -1,4 +1,4 @@
-import { sample, type CausalLM, type Tokenizer } from '../model/index.js';
+import { sample, type CausalLM, type ChatTemplate, type Tokenizer } from '../model/index.js';
 
 /** Turns prompt text into ids the models accept and sampled ids back into text. */
 export class TextCodec {
@@ -6,19 +6,25 @@ export class TextCodec {
     readonly tokenizer: Tokenizer,
     readonly contextLength: number,
     readonly maxNewTokens: number,
-    /** the model's BOS (config.json bos_token_id), put first as in sample and score */
-    readonly bos: number | null,
+    /** the model's BOS (config.json bos_token_id); Tokenizer.promptBos decides whether it goes first */
+    readonly modelBos: number | null,
+    /** wraps each prompt as the one user turn of the model's chat template */
+    readonly chat: ChatTemplate | null = null,
   ) {}
 
-  /** The prompt as Tokenizer.encodePrompt gives it, keeping its end when it would not leave room for the response. */
+  /**
+   * The prompt as Tokenizer.encodePrompt (or the chat template) gives it, keeping its end when it
+   * would not leave room for the response; a leading BOS stays.
+   */
   encodePrompt(text: string): number[] {
-    const ids = this.tokenizer.encodePrompt(text, this.bos);
-    const lead = this.bos === null ? 0 : 1;
+    const bos = this.tokenizer.promptBos(this.modelBos);
+    const ids = this.chat ? this.chat.encodePrompt(text) : this.tokenizer.encodePrompt(text, this.modelBos);
+    const lead = bos !== null && ids[0] === bos ? 1 : 0;
     const room = this.contextLength - this.maxNewTokens - lead;
     if (room < 1) throw new Error(`context ${this.contextLength} leaves no room for a prompt with ${this.maxNewTokens} new tokens`);
     const body = ids.slice(lead);
-    const kept = body.length > room ? body.slice(body.length - room) : body;
-    return this.bos === null ? (kept.length ? kept : [0]) : [this.bos, ...kept];
+    const kept = [...ids.slice(0, lead), ...(body.length > room ? body.slice(body.length - room) : body)];
+    return kept.length ? kept : [0];
   }
 
   /** Response text without its closing EOS. */

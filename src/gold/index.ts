@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { GoldConfigError, parseGoldConfig, type LlmJudgeGoldConfig, type RemoteRewardGoldConfig } from './config.js';
 import { LlmJudge } from './llm-judge.js';
 import { RemoteRewardModel } from './remote-reward.js';
-import { RewardFunctionGold, type RewardTask } from './reward-function.js';
+import { RewardFunctionGold } from './reward-function.js';
+import type { RunTask } from '../tasks/task.js';
 import type { GoldSource } from './source.js';
 import { REDACTED } from '../util/secrets.js';
 
@@ -20,8 +21,8 @@ export { GoldHttpError } from './http-client.js';
 export { RUBRIC_VERSION, ASPECTS, type Aspect } from './ultrafeedback-rubric.js';
 
 export interface GoldContext {
-  /** Needed by the reward-function source. */
-  task?: RewardTask;
+  /** Needed by the reward-function source, and must have a reward. */
+  task?: Pick<RunTask, 'name' | 'rewards'>;
   /** Where the env fallbacks are read; process.env by default. */
   env?: Record<string, string | undefined>;
   /** Prefix of field names in errors, e.g. "run.json gold". */
@@ -125,7 +126,13 @@ export function createGoldSource(config: unknown, ctx: GoldContext = {}): GoldSo
     case 'task':
     case 'reward-function':
       if (!ctx.task) throw new GoldConfigError(`${where}.type '${c.type}' scores with the task's reward, but no task was given`);
-      return new RewardFunctionGold(ctx.task, c.tieEpsilon);
+      if (!ctx.task.rewards) {
+        throw new GoldConfigError(
+          `${where}.type '${c.type}' scores with the task's reward, but task '${ctx.task.name}' has none (a prompt file); ` +
+            `choose a gold source: an LLM judge (--set gold.type=llm-judge) or a reward model served over HTTP (--set gold.type=remote-reward), see docs/gold-sources.md`,
+        );
+      }
+      return new RewardFunctionGold({ name: ctx.task.name, rewards: ctx.task.rewards.bind(ctx.task) }, c.tieEpsilon);
     case 'llm-judge':
       return judgeFrom(c, env, where);
     case 'remote-reward':

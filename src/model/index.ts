@@ -6,6 +6,7 @@ export { createModel, modelFromTensors, type ConfigLike } from './create.js';
 export { loadModel, saveModel, WEIGHT_DTYPES, type LoadedModel, type WeightDtype } from './checkpoint.js';
 export { checkSafetensorsFile, readSafetensors, readSafetensorsFile, writeSafetensors } from './safetensors.js';
 export { Tokenizer } from './tokenizer.js';
+export { ChatTemplate, ChatTemplateError, type ChatMessage } from './chat-template.js';
 export { responseLogprobs, type PairBatch, type ResponseLogprobs } from './logprobs.js';
 export { sample, type SampleOptions } from './sample.js';
 export { attachNewAdapter, LoraAdapter, type LoraSpec, type Projection } from './lora.js';

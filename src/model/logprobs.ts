@@ -1,4 +1,4 @@
-import { crossEntropy, tensor, type Tensor } from '../tensor/index.js';
+import { cat, crossEntropy, scope, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM } from './decoder.js';
 
 export interface PairBatch {
@@ -15,15 +15,30 @@ export interface ResponseLogprobs {
   sum: Tensor;
 }
 
+export interface LogprobOptions {
+  /**
+   * Most float32 logits one step of the LM head may hold (positions x vocabulary). Larger
+   * batches of positions are done in chunks, so that a long response under a 150k vocabulary
+   * never needs its whole [positions, vocab] logits at once. Default LOGIT_CHUNK_ELEMENTS.
+   */
+  logitChunkElements?: number;
+}
+
+/** 2^24 float32 logits = 64 MiB per chunk: ~111 positions of a 150k vocabulary, all of a batch for 4k. */
+export const LOGIT_CHUNK_ELEMENTS = 1 << 24;
+
 const IGNORE = -100;
 
 /**
  * Per-token log-probs of each response given its prompt, in one batched forward pass. Sequences
  * are prompt + response, right-padded (so positions equal the unpadded ones); padding is masked
  * out of attention and out of the results. The LM head and the softmax run only at the positions
- * that predict a response token. Differentiable when the model's weights require grad.
+ * that predict a response token, in chunks of positions (see LogprobOptions); each position's
+ * log-softmax is its own, so chunking changes no result. Differentiable when the model's weights
+ * require grad; autograd then keeps each chunk's log-softmax for the backward pass, so the saving
+ * is in memory of forward-only calls (scoring, reference log-probs, evaluation).
  */
-export function responseLogprobs(model: CausalLM, batch: PairBatch): ResponseLogprobs {
+export function responseLogprobs(model: CausalLM, batch: PairBatch, opts: LogprobOptions = {}): ResponseLogprobs {
   const { promptIds, responseIds } = batch;
   const B = promptIds.length;
   if (B === 0 || responseIds.length !== B) {
@@ -73,10 +88,24 @@ export function responseLogprobs(model: CausalLM, batch: PairBatch): ResponseLog
   const hidden = model.hiddenStates(input, { attentionMask });
   const D = hidden.shape[2];
   const at = hidden.reshape([B * L, D]).indexSelect(0, tensor(rows, { shape: [B * R], dtype: 'int64', device }));
-  // float32 even under bf16 autocast (log-probs feed losses and rewards); cross-entropy fuses
-  // log-softmax and the gather, and padding targets come back as 0
-  const logits = model.lmHead(at).to('float32');
   const target = tensor(targets, { shape: [B * R], dtype: 'int64', device });
-  const tokenLogprobs = crossEntropy(logits, target, { ignoreIndex: IGNORE, reduction: 'none' }).neg().view([B, R]);
+  const limit = opts.logitChunkElements ?? LOGIT_CHUNK_ELEMENTS;
+  if (!(limit >= 1)) throw new Error(`responseLogprobs: logitChunkElements ${limit}, expected at least 1`);
+  const vocab = model.config.vocab_size;
+  const chunk = Math.max(1, Math.floor(limit / vocab));
+  const parts: Tensor[] = [];
+  for (let start = 0; start < B * R; start += chunk) {
+    const n = Math.min(chunk, B * R - start);
+    // each chunk's logits are freed before the next is made
+    parts.push(
+      scope(() => {
+        // float32 even under bf16 autocast (log-probs feed losses and rewards); cross-entropy
+        // fuses log-softmax and the gather, and padding targets come back as 0
+        const logits = model.lmHead(at.narrow(0, start, n)).to('float32');
+        return crossEntropy(logits, target.narrow(0, start, n), { ignoreIndex: IGNORE, reduction: 'none' }).neg();
+      }),
+    );
+  }
+  const tokenLogprobs = (parts.length === 1 ? parts[0] : cat(parts)).view([B, R]);
   return { tokenLogprobs, mask: maskT, sum: tokenLogprobs.sum([1]) };
 }

@@ -1,5 +1,6 @@
 /**
- * Task lookup: a built-in task by name, or a custom task module by path (see custom-task.ts).
+ * Task lookup: a built-in task by name, a custom task module by path (see custom-task.ts), or,
+ * for runs, a prompt file (*.jsonl, see prompt-file-task.ts).
  */
 import {
   CONTRASTIVE_DISTILLATION,
@@ -8,7 +9,8 @@ import {
 } from './contrastive-distillation.js';
 import { loadCustomTask } from './custom-task.js';
 import { MATH, createMathTask } from './math.js';
-import type { Task } from './task.js';
+import { isPromptFile, loadPromptFileTask } from './prompt-file-task.js';
+import type { RunTask, Task } from './task.js';
 import { UNIQUE_NOUNS, createUniqueNounsTask } from './unique-nouns.js';
 import { WORD_COLLECTOR, createWordCollectorTask } from './word-collector.js';
 
@@ -42,15 +44,15 @@ export const builtinTasks: { name: string; description: string; baseModel: strin
   baseModel,
 }));
 
-/** A module path rather than a name: has a path separator or a script extension. */
+/** A path rather than a name: has a path separator, a script extension or is a prompt file. */
 export function looksLikePath(s: string): boolean {
-  return /[\\/]/.test(s) || /\.(m?[jt]s|cjs)$/.test(s);
+  return /[\\/]/.test(s) || /\.(m?[jt]s|cjs)$/.test(s) || isPromptFile(s);
 }
 
 function unknownTask(nameOrPath: string): Error {
   return new Error(
     `unknown task '${nameOrPath}': built-in tasks are ${BUILTINS.map((b) => b.name).join(', ')}; ` +
-      'a custom task is a path to a module, e.g. ./my-task.mjs',
+      'a custom task is a path to a module, e.g. ./my-task.mjs; a run may also take a prompt file, e.g. prompts.jsonl',
   );
 }
 
@@ -62,9 +64,16 @@ export function baseModelOf(nameOrPath: string): string {
   throw unknownTask(nameOrPath);
 }
 
+/** A task with a gold reward: a built-in or a module (a prompt file has none). */
 export async function loadTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<Task> {
+  if (isPromptFile(nameOrPath)) throw new Error(`${nameOrPath} is a prompt file: its prompts have no gold reward of their own; this needs a built-in task or a task module`);
   const builtin = BUILTINS.find((b) => b.name === nameOrPath);
   if (builtin) return builtin.create(opts);
   if (looksLikePath(nameOrPath)) return loadCustomTask(nameOrPath, { timeoutMs: opts.timeoutMs });
   throw unknownTask(nameOrPath);
+}
+
+/** The task of a run: a prompt file as well as any task loadTask takes. */
+export async function loadRunTask(nameOrPath: string, opts: LoadTaskOptions = {}): Promise<RunTask> {
+  return isPromptFile(nameOrPath) ? loadPromptFileTask(nameOrPath) : loadTask(nameOrPath, opts);
 }

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, chatTemplateOf, type Command } from '../command.js';
+import { Tokenizer } from '../../model/index.js';
 import { METHODS, setPath, validateConfig, ConfigError, type RunConfig } from '../../d2po/config.js';
 import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
 import { describePlan, runLoop } from '../../d2po/loop.js';
 import { RunStore } from '../../store/run-store.js';
-import { baseModelOf, loadTask, looksLikePath } from '../../tasks/registry.js';
+import { baseModelOf, loadRunTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { redactSecrets } from '../../util/secrets.js';
@@ -54,10 +55,14 @@ ${METHODS.map((m) => `  ${m.padEnd(17)} ${PRESETS[m].description}`).join('\n')}
 options:
   --config FILE            JSON run config (fields as stored in run.db; see --print-config)
   --method M               one of the methods above (default d2po)
-  --task NAME|PATH         built-in task (d2po tasks) or a task module path
+  --task NAME|PATH         built-in task (d2po tasks), a task module path, or a prompt file
+                           (*.jsonl, {"prompt", "split"?} lines; no gold reward of its own:
+                           give a gold source, docs/runs.md)
   --model DIR|NAME         policy base model folder or shipped model name (d2po models); a
                            built-in task defaults to its base model (d2po tasks), a custom
                            task to policy-base
+  --chat-template          wrap each prompt in the model's chat template (tokenizer_config.json
+                           chat_template) as one user turn, as an instruct model was trained
   --gold-budget P          total gold labels, initial offline set included
   --initial-gold N|all     gold labels of the initial offline set (warm start), counted in P
   --rounds T               online gold rounds (T_P)
@@ -171,6 +176,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     json: { type: 'boolean' },
     force: { type: 'boolean' },
     lora: { type: 'string' },
+    'chat-template': { type: 'boolean' },
     'warm-cache': { type: 'string' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
@@ -185,6 +191,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     if (values[flag] !== undefined) setPath(user, path, parseValue(flag, values[flag] as string, kind));
   }
   if (values.lora !== undefined) user.lora = { ...(user.lora as object | undefined), ...parseLoraFlag(values.lora as string) };
+  if (values['chat-template']) user.chatTemplate = true;
   for (const s of (values.set as string[] | undefined) ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${s}: expected PATH=VALUE`);
@@ -264,7 +271,9 @@ export const run: Command = {
       console.log(JSON.stringify(redactSecrets(config), null, 2));
       return 0;
     }
-    const task = await loadTask(config.task, { timeoutMs: config.taskTimeoutMs });
+    // a model without a chat template fails here, before the run folder is made
+    if (config.chatTemplate) await chatTemplateOf(await Tokenizer.fromFile(join(config.model, 'tokenizer.json')));
+    const task = await loadRunTask(config.task, { timeoutMs: config.taskTimeoutMs });
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {

@@ -1,7 +1,7 @@
-import { loadLmAdapter, loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
+import { ChatTemplate, loadLmAdapter, loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { MAX_SEED } from '../../util/rng.js';
-import { UsageError, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
+import { UsageError, chatTemplateOf, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
 
 const help = `usage: d2po sample --model DIR|NAME [--adapter DIR] --prompt TEXT [options]
 
@@ -12,6 +12,8 @@ options:
   --model DIR|NAME        model folder, or a shipped model's name (d2po models)
   --adapter DIR           a LoRA adapter in PEFT's layout applied to the model
   --prompt TEXT           the prompt (after the model's bos_token_id, as in training)
+  --chat-template         wrap the prompt in the model's chat template as one user turn
+                          (tokenizer_config.json chat_template, add_generation_prompt)
   --n K                   samples (default 1)
   --max-new-tokens M      at most M new tokens (default 50, or what the context leaves)
   --min-new-tokens M      no end-of-sequence before M new tokens (default 0)
@@ -43,6 +45,7 @@ export const sample: Command = {
         seed: { type: 'string' },
         dtype: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'chat-template': { type: 'boolean', default: false },
       },
       strict: true,
     });
@@ -62,7 +65,8 @@ export const sample: Command = {
     try {
       if (values.adapter) await loadLmAdapter(values.adapter, model);
       if (!tokenizer) throw new UsageError(`${dir} has no tokenizer.json; sampling from text needs one`);
-      const ids = tokenizer.encodePrompt(values.prompt, config.bos_token_id);
+      const chat = values['chat-template'] ? await chatTemplateOf(tokenizer) : null;
+      const ids = chat ? chat.encodePrompt(values.prompt) : tokenizer.encodePrompt(values.prompt, config.bos_token_id);
       if (ids.length === 0) throw new UsageError('empty prompt and the model has no bos_token_id to start it');
       const vocabError = vocabularyError(ids, config);
       if (vocabError) throw new UsageError(`${dir}: ${vocabError}`);

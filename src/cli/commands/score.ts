@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { loadLmAdapter, loadModel, responseLogprobs, vocabularyError, type LoadedModel } from '../../model/index.js';
+import { loadLmAdapter, loadModel, responseLogprobs, vocabularyError, type ChatTemplate, type LoadedModel } from '../../model/index.js';
 import { noGrad, scope } from '../../tensor/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
-import { UsageError, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
+import { UsageError, chatTemplateOf, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';
 import { JsonlError, readJsonl } from '../../util/jsonl.js';
 import { outputPathProblem, writeFileAtomic } from '../../util/atomic-write.js';
 
@@ -22,7 +22,9 @@ Each output line (same order) is
 with one log-prob per response token (natural log). Text prompts are encoded with the
 tokenizer's special tokens (e.g. OPT's leading </s>) and start with the model's bos_token_id
 as in training (GPT-2-style tokenizers add none); responses without; an empty prompt_ids is
-replaced by the bos_token_id.
+replaced by the bos_token_id. With --chat-template, text prompts are wrapped in the model's
+chat template as one user turn (with the assistant's header after it) and encoded as the
+template writes them (its own BOS, if any).
 
 options:
   --model DIR|NAME   model folder, or a shipped model's name (d2po models)
@@ -32,6 +34,7 @@ options:
   --output FILE      write results here, whole or not at all (default: stdout)
   --batch-size N     pairs per forward pass (default 16)
   --dtype fp32|bf16  how the weights are held, whatever the files store (default fp32)
+  --chat-template    wrap text prompts in the model's chat template (tokenizer_config.json)
 `;
 
 const lineSchema = z.union([
@@ -42,7 +45,7 @@ const lineSchema = z.union([
 type Pair = { prompt: number[]; response: number[] };
 
 /** Reads, checks and tokenizes every line up front, so a bad line fails before any scoring. */
-export async function readScoreInput(file: string, loaded: LoadedModel): Promise<Pair[]> {
+export async function readScoreInput(file: string, loaded: LoadedModel, chat: ChatTemplate | null = null): Promise<Pair[]> {
   const { tokenizer, config } = loaded;
   const vocab = config.vocab_size;
   let rows;
@@ -57,7 +60,13 @@ export async function readScoreInput(file: string, loaded: LoadedModel): Promise
     let pair: Pair;
     if ('prompt' in value) {
       if (!tokenizer) throw new UsageError(`${where}: text input needs a tokenizer, but ${loaded.dir} has no tokenizer.json (give prompt_ids/response_ids instead)`);
-      pair = { prompt: tokenizer.encodePrompt(value.prompt, config.bos_token_id), response: tokenizer.encode(value.response) };
+      let prompt: number[];
+      try {
+        prompt = chat ? chat.encodePrompt(value.prompt) : tokenizer.encodePrompt(value.prompt, config.bos_token_id);
+      } catch (err) {
+        throw new UsageError(`${where}: ${(err as Error).message}`);
+      }
+      pair = { prompt, response: tokenizer.encode(value.response) };
     } else {
       pair = { prompt: value.prompt_ids, response: value.response_ids };
     }
@@ -89,6 +98,7 @@ export const score: Command = {
         output: { type: 'string' },
         'batch-size': { type: 'string' },
         dtype: { type: 'string' },
+        'chat-template': { type: 'boolean', default: false },
       },
       strict: true,
     });
@@ -103,7 +113,9 @@ export const score: Command = {
     const lines: string[] = [];
     try {
       if (values.adapter) await loadLmAdapter(values.adapter, loaded.model);
-      const pairs = await readScoreInput(values.input, loaded);
+      if (values['chat-template'] && !loaded.tokenizer) throw new UsageError(`--chat-template: ${loaded.dir} has no tokenizer.json`);
+      const chat = values['chat-template'] && loaded.tokenizer ? await chatTemplateOf(loaded.tokenizer) : null;
+      const pairs = await readScoreInput(values.input, loaded, chat);
       for (let i = 0; i < pairs.length; i += batchSize) {
         const chunk = pairs.slice(i, i + batchSize);
         const rows = noGrad(() =>
