@@ -15,7 +15,7 @@ import { writeReport } from '../../report/report.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { chunksFor, INITIAL_CHUNK } from '../../d2po/initial-set.js';
 import { canonicalJson } from '../../d2po/warm-cache.js';
-import { estimateRun, scheduleWall, total, UNIT_SECONDS } from '../../sweep/estimate.js';
+import { estimateRun, scheduleWall, total, UNIT_SECONDS, type RunEstimate } from '../../sweep/estimate.js';
 import { executeJobs, fmtSeconds, type SweepJob } from '../../sweep/execute.js';
 
 const help = `usage: d2po sweep --task NAME [--methods a,b] [--seeds 0-4] [--initial-gold N]
@@ -106,25 +106,37 @@ function nonNegative(flag: string, raw: string | true | undefined, dflt: number)
 /** Offline methods put their whole budget in the initial set (their preset's initial = 'all'). */
 const offline = (m: Method) => presetConfig(m).budget.initial === 'all';
 
-/** How long each finished run of this sweep took against its estimate: the factor the rest is scaled by. */
-function calibration(jobs: { dir: string; estimate: number }[]): { factor: number; runs: number } {
-  let actual = 0;
-  let estimated = 0;
-  let runs = 0;
-  for (const j of jobs) {
-    if (!existsSync(join(j.dir, RUN_DB))) continue;
-    const store = RunStore.open(j.dir, { readonly: true });
-    try {
-      const [t0, t1, status] = [store.getMeta<number>('started_at'), store.getMeta<number>('updated_at'), store.getMeta<string>('status')];
-      if (status !== 'done' || !t0 || !t1) continue;
-      actual += (t1 - t0) / 1000;
-      estimated += j.estimate;
-      runs++;
-    } finally {
-      store.close();
-    }
+/** Where a job's run folder stands: not started, part way (steps done of all), or done, with its wall seconds. */
+function progressOf(dir: string): { status: string | null; step: number; steps: number; seconds: number } {
+  if (!existsSync(join(dir, RUN_DB))) return { status: null, step: 0, steps: 0, seconds: 0 };
+  const store = RunStore.open(dir, { readonly: true });
+  try {
+    const t0 = store.getMeta<number>('started_at') ?? 0;
+    const t1 = store.getMeta<number>('updated_at') ?? t0;
+    return { status: store.getMeta<string>('status') ?? null, step: store.getMeta<number>('step') ?? 0, steps: store.getMeta<number>('steps') ?? 0, seconds: (t1 - t0) / 1000 };
+  } finally {
+    store.close();
   }
-  return runs && estimated > 0 ? { factor: actual / estimated, runs } : { factor: 1, runs: 0 };
+}
+
+/**
+ * What is left of each job: nothing of a finished run, the online part not yet stepped of a cut
+ * one (its warm start is done), all of a new one; scaled by how long this sweep's finished runs
+ * took against their estimates.
+ */
+function remaining(jobs: { dir: string; parts: RunEstimate }[]): { seconds: number[]; factor: number; finished: number } {
+  const progress = jobs.map((j) => progressOf(j.dir));
+  const done = jobs.filter((_, i) => progress[i].status === 'done');
+  const actual = progress.filter((p) => p.status === 'done').reduce((a, p) => a + p.seconds, 0);
+  const estimated = done.reduce((a, j) => a + total(j.parts), 0);
+  const factor = done.length && estimated > 0 ? actual / estimated : 1;
+  const seconds = jobs.map((j, i) => {
+    const p = progress[i];
+    if (p.status === 'done') return 0;
+    if (p.step > 0 && p.steps > 0) return factor * j.parts.online * (1 - p.step / p.steps);
+    return factor * total(j.parts);
+  });
+  return { seconds, factor, finished: done.length };
 }
 
 export const sweep: Command = {
@@ -193,15 +205,16 @@ export const sweep: Command = {
       const warmPolicy = seenWarm.has(pKey) ? 0 : e.warmPolicy;
       const warmDiscriminator = seenWarm.has(dKey) ? 0 : e.warmDiscriminator;
       seenWarm.add(pKey).add(dKey);
-      return { name, dir, args, estimate: total({ ...e, initialSet, warmPolicy, warmDiscriminator }) };
+      return { name, dir, args, parts: { ...e, initialSet, warmPolicy, warmDiscriminator } };
     });
-    const cal = calibration(planned);
-    const jobs: SweepJob[] = planned.map((j) => ({ ...j, estimate: j.estimate * cal.factor }));
+    const left = remaining(planned);
+    const jobs: SweepJob[] = planned.map((j, i) => ({ name: j.name, dir: j.dir, args: j.args, estimate: left.seconds[i] }));
     const wall = scheduleWall(jobs.map((j) => j.estimate), slots);
     console.log(`sweep: ${methods.join(', ')} x seeds ${seeds.join(',')} x online gold ${budgets.join(',')} from ${initial} shared initial labels (chunks of ${INITIAL_CHUNK}) -> ${out}`);
     for (const j of jobs) console.log(`  ${j.name.padEnd(34)} ~${fmtSeconds(j.estimate)}`);
-    const basis = cal.runs ? `scaled by ${cal.factor.toFixed(2)} from ${cal.runs} finished runs of this sweep` : `unit costs of this machine: ${Object.entries(UNIT_SECONDS).map(([k, v]) => `${k} ${v} s`).join(', ')}`;
-    console.log(`estimated wall time: ${fmtSeconds(wall)} for ${jobs.length} runs, ${slots} at a time, ${threads} thread(s) each (${basis}; runs already finished count again here)`);
+    const units = `unit costs of this machine: ${Object.entries(UNIT_SECONDS).map(([k, v]) => `${k} ${v} s`).join(', ')}`;
+    const basis = left.finished ? `${units}, scaled by ${left.factor.toFixed(2)} from the ${left.finished} finished runs, which cost nothing more` : units;
+    console.log(`estimated wall time: ${fmtSeconds(wall)} for ${jobs.length} runs, ${slots} at a time, ${threads} thread(s) each (${basis})`);
     if (own.has('dry-run')) return 0;
 
     const t0 = performance.now();
