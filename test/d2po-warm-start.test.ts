@@ -33,10 +33,11 @@ interface Variant {
   gold?: number;
   /** the run config's lora section (off when absent) */
   lora?: Record<string, unknown>;
+  dtype?: 'fp32' | 'bf16';
 }
 
 /** 70 initial pairs (two chunks: the second one partial) + 6 online, early stopping on 20% held out. */
-function config(method: Method, out: string, { initial = 70, gold = 76, lora }: Variant = {}) {
+function config(method: Method, out: string, { initial = 70, gold = 76, lora, dtype = 'fp32' }: Variant = {}) {
   return resolveConfig({
     method,
     task: taskFile,
@@ -50,6 +51,7 @@ function config(method: Method, out: string, { initial = 70, gold = 76, lora }: 
     discriminator: { epochs: 1, batchSize: 16, trainOn: 'replay', replaySize: 5 },
     eval: { every: 0, prompts: 2, accuracyPairs: 2 },
     autocast: false,
+    dtype,
     ...(lora ? { lora } : {}),
   });
 }
@@ -204,4 +206,12 @@ test('a lock left by a killed process is taken over; a live holder is waited for
   await cache.withLock('k', async () => void order.push('second'));
   await first;
   assert.deepEqual(order, ['first-in', 'first-out', 'second']);
+});
+
+test('weights held in bf16 sample and train otherwise: they share nothing with float32 runs', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-warm-'));
+  const cache = join(root, 'warm-starts');
+  await run('opo-gold', join(root, 'fp32'), cache);
+  assert.equal(await run('opo-gold', join(root, 'bf16'), cache, { dtype: 'bf16' }), 76, 'a bf16 run buys its own initial set');
+  assert.equal(await run('opo-gold', join(root, 'bf16-again'), cache, { dtype: 'bf16' }), 6, 'and a second bf16 run reuses it');
 });

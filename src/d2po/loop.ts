@@ -188,6 +188,7 @@ class Run {
         model: this.modelFingerprint,
         seed: this.seed,
         rollout: { maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
+        ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}),
       };
       const gk = goldKey(c.task, c.gold);
       const { gold, reused } = await initialSet({
@@ -214,7 +215,7 @@ class Run {
       const split = holdOut(decided, c.init.holdout, this.seed);
       const train = examplesOf(split.train);
       const heldOut = examplesOf(split.heldOut);
-      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
+      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed, ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}) };
       const inputs = { cache: this.cache, setKey: parts.initialSet, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {

@@ -24,6 +24,8 @@ export interface InitialSetSpec {
   model: string;
   seed: number;
   rollout: Omit<RolloutOptions, 'k' | 'seed'>;
+  /** how the weights are held, when not float32 (absent for float32, so older keys stay valid) */
+  dtype?: 'bf16';
 }
 
 type StoredPair = Pick<PairRecord, 'prompt' | 'a' | 'b' | 'promptIds' | 'aIds' | 'bIds'>;
@@ -234,6 +236,8 @@ export interface WarmSettings {
   holdout: number;
   autocast: boolean;
   seed: number;
+  /** how the weights are held, when not float32 (absent for float32, so older keys stay valid) */
+  dtype?: 'bf16';
 }
 
 /** Metrics without NaN entries (an epoch count of 0, no held-out set): nothing to log for those. */
