@@ -1,5 +1,6 @@
 import { cat, crossEntropy, scope, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM } from './decoder.js';
+import { pack } from './pack.js';
 
 export interface PairBatch {
   promptIds: number[][];
@@ -31,8 +32,8 @@ const IGNORE = -100;
 
 /**
  * Per-token log-probs of each response given its prompt, in one batched forward pass. Sequences
- * are prompt + response, right-padded (so positions equal the unpadded ones); padding is masked
- * out of attention and out of the results. The LM head and the softmax run only at the positions
+ * are prompt + response, right-padded (./pack.ts); padding is masked out of attention and out
+ * of the results. The LM head and the softmax run only at the positions
  * that predict a response token, in chunks of positions (see LogprobOptions); each position's
  * log-softmax is its own, so chunking changes no result. Differentiable when the model's weights
  * require grad; autograd then keeps each chunk's log-softmax for the backward pass, so the saving
@@ -44,9 +45,6 @@ export function responseLogprobs(model: CausalLM, batch: PairBatch, opts: Logpro
   if (B === 0 || responseIds.length !== B) {
     throw new Error(`responseLogprobs: need as many responses as prompts (>0), got ${B} prompts and ${responseIds.length} responses`);
   }
-  let L = 0;
-  let R = 0;
-  let padded = false;
   for (let b = 0; b < B; b++) {
     const p = promptIds[b].length;
     const r = responseIds[b].length;
@@ -54,40 +52,22 @@ export function responseLogprobs(model: CausalLM, batch: PairBatch, opts: Logpro
     if (p + r > model.contextLength) {
       throw new Error(`responseLogprobs: pair ${b} has ${p} prompt + ${r} response = ${p + r} tokens, longer than the model's context of ${model.contextLength}`);
     }
-    if (b > 0 && p + r !== L) padded = true;
-    L = Math.max(L, p + r);
-    R = Math.max(R, r);
   }
-  const ids = new BigInt64Array(B * L);
-  const attn = new BigInt64Array(B * L);
-  // row b, response token j is predicted by the hidden state at flat position b*L + p_b - 1 + j
-  const rows = new BigInt64Array(B * R);
-  const targets = new BigInt64Array(B * R).fill(BigInt(IGNORE));
-  const mask = new Float32Array(B * R);
-  for (let b = 0; b < B; b++) {
-    const seq = [...promptIds[b], ...responseIds[b]];
-    const p = promptIds[b].length;
-    for (let t = 0; t < seq.length; t++) {
-      ids[b * L + t] = BigInt(seq[t]);
-      attn[b * L + t] = 1n;
-    }
-    for (let j = 0; j < R; j++) rows[b * R + j] = BigInt(b * L + Math.min(p - 1 + j, L - 1));
-    responseIds[b].forEach((tok, j) => {
-      targets[b * R + j] = BigInt(tok);
-      mask[b * R + j] = 1;
-    });
-  }
+  // every pair fits the context (checked above), so packing cuts nothing
+  const k = pack(promptIds, responseIds, model.contextLength);
+  const { L, R } = k;
+  const targets = k.targets.map((t, i) => (k.responseMask[i] ? t : BigInt(IGNORE)));
   const device = model.device;
-  const maskT = tensor(mask, { shape: [B, R], dtype: 'float32', device });
+  const maskT = tensor(k.responseMask, { shape: [B, R], dtype: 'float32', device });
   if (R === 0) {
     const none = maskT.mul(0);
     return { tokenLogprobs: none, mask: maskT, sum: none.sum([1]) };
   }
-  const input = tensor(ids, { shape: [B, L], dtype: 'int64', device });
-  const attentionMask = padded ? tensor(attn, { shape: [B, L], dtype: 'int64', device }) : undefined;
+  const input = tensor(k.ids, { shape: [B, L], dtype: 'int64', device });
+  const attentionMask = k.padded ? tensor(k.attention, { shape: [B, L], dtype: 'int64', device }) : undefined;
   const hidden = model.hiddenStates(input, { attentionMask });
   const D = hidden.shape[2];
-  const at = hidden.reshape([B * L, D]).indexSelect(0, tensor(rows, { shape: [B * R], dtype: 'int64', device }));
+  const at = hidden.reshape([B * L, D]).indexSelect(0, tensor(k.predictIndex, { shape: [B * R], dtype: 'int64', device }));
   const target = tensor(targets, { shape: [B * R], dtype: 'int64', device });
   const limit = opts.logitChunkElements ?? LOGIT_CHUNK_ELEMENTS;
   if (!(limit >= 1)) throw new Error(`responseLogprobs: logitChunkElements ${limit}, expected at least 1`);

@@ -1,7 +1,7 @@
 import { AdamW, clipGradNorm, linearFloat32, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM } from '../model/index.js';
 import { Rng } from '../util/rng.js';
-import { pack, type Packed } from './pack.js';
+import { pack, type Packed } from '../model/pack.js';
 
 /**
  * RLHF PPO (Ouyang et al. 2022, as in TRL's PPOTrainer) on sequence rewards: a per-token KL
@@ -95,20 +95,12 @@ export class PpoTrainer {
       attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
     });
     // the LM head only where a response token is predicted
-    const flat = new BigInt64Array(B * R);
-    const target = new BigInt64Array(B * R);
-    for (let b = 0; b < B; b++)
-      for (let j = 0; j < R; j++) {
-        const pos = Number(k.predictPos[b * R + j]);
-        flat[b * R + j] = BigInt(b * L + pos);
-        target[b * R + j] = k.responseMask[b * R + j] ? k.next[b * L + pos] : 0n;
-      }
-    const h = hidden.reshape([B * L, hidden.shape[2]]).indexSelect(0, tensor(flat, { shape: [B * R], dtype: 'int64', device }));
+    const h = hidden.reshape([B * L, hidden.shape[2]]).indexSelect(0, tensor(k.predictIndex, { shape: [B * R], dtype: 'int64', device }));
     const logprobs = model
       .lmHead(h)
       .to('float32')
       .logSoftmax(1)
-      .gather(1, tensor(target, { shape: [B * R, 1], dtype: 'int64', device }))
+      .gather(1, tensor(k.targets, { shape: [B * R, 1], dtype: 'int64', device }))
       .reshape([B, R]);
     const v = values ? linearFloat32(h, this.valueWeight, this.valueBias).reshape([B, R]) : null;
     return { logprobs, values: v };

@@ -1,7 +1,7 @@
 import { linearFloat32, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM, PairBatch } from '../model/index.js';
 import { Rng } from '../util/rng.js';
-import { pack } from './pack.js';
+import { pack } from '../model/pack.js';
 import { copyNamed } from './params.js';
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Prompt + response sequences packed right-padded into one batch, with the indices that pick
- * out the response: response token j of row b sits at position starts[b] + j and is predicted
- * from position starts[b] + j - 1.
+ * Prompt + response sequences packed right-padded into one batch (so positions equal the
+ * unpadded ones), with the indices that pick out the response: response token j of row b sits
+ * at position p_b + j and is predicted from position p_b + j - 1. The one packing of prompt +
+ * response batches: log-probs, reward models and PPO all read it.
  */
 export interface Packed {
   B: number;
@@ -10,10 +11,12 @@ export interface Packed {
   R: number;
   ids: BigInt64Array; // [B, L]
   attention: BigInt64Array; // [B, L], 1 = real token
-  /** [B, L]: the next token at each position (0 past the end), for log-prob gathers */
-  next: BigInt64Array;
-  /** [B, R]: the position that predicts response token j (0 where there is none) */
-  predictPos: BigInt64Array;
+  /** whether rows differ in length (only then does attention need the mask) */
+  padded: boolean;
+  /** [B, R]: the flat position in [B * L] whose hidden state predicts response token j (row b's first position where there is none) */
+  predictIndex: BigInt64Array;
+  /** [B, R]: response token j (0 where there is none) */
+  targets: BigInt64Array;
   /** [B, R]: 1 where response token j exists */
   responseMask: Float32Array;
   /** [B, L]: 1 at response positions */
@@ -35,8 +38,8 @@ export function pack(promptIds: number[][], responseIds: number[][], contextLeng
   const R = Math.max(0, ...rows.map((r) => r.response.length));
   const ids = new BigInt64Array(B * L);
   const attention = new BigInt64Array(B * L);
-  const next = new BigInt64Array(B * L);
-  const predictPos = new BigInt64Array(B * R);
+  const predictIndex = new BigInt64Array(B * R);
+  const targets = new BigInt64Array(B * R);
   const responseMask = new Float32Array(B * R);
   const responsePositions = new Float32Array(B * L);
   const last = new BigInt64Array(B);
@@ -45,14 +48,15 @@ export function pack(promptIds: number[][], responseIds: number[][], contextLeng
     for (let t = 0; t < seq.length; t++) {
       ids[b * L + t] = BigInt(seq[t]);
       attention[b * L + t] = 1n;
-      if (t + 1 < seq.length) next[b * L + t] = BigInt(seq[t + 1]);
       if (t >= prompt.length) responsePositions[b * L + t] = 1;
     }
+    for (let j = 0; j < R; j++) predictIndex[b * R + j] = BigInt(b * L + (j < response.length ? prompt.length - 1 + j : 0));
     for (let j = 0; j < response.length; j++) {
-      predictPos[b * R + j] = BigInt(prompt.length - 1 + j);
+      targets[b * R + j] = BigInt(response[j]);
       responseMask[b * R + j] = 1;
     }
     last[b] = BigInt(seq.length - 1);
   });
-  return { B, L, R, ids, attention, next, predictPos, responseMask, responsePositions, last, lengths: rows.map((r) => r.response.length) };
+  const padded = rows.some((r) => r.prompt.length + r.response.length !== L);
+  return { B, L, R, ids, attention, padded, predictIndex, targets, responseMask, responsePositions, last, lengths: rows.map((r) => r.response.length) };
 }
