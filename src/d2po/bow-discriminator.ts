@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { tensor, type Tensor } from '../tensor/index.js';
-import { readSafetensorsFile, writeSafetensors, type PairBatch } from '../model/index.js';
+import type { PairBatch } from '../model/index.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import type { Discriminator } from './discriminator.js';
 import type { PrefExample } from './preference-trainer.js';
+import { loadVectors, saveVectors } from './optimizer-state.js';
 
 const BETA1 = 0.9;
 const BETA2 = 0.999;
@@ -112,31 +111,15 @@ export class BowDiscriminator implements Discriminator {
   }
 
   async save(dir: string): Promise<void> {
-    const ts: Record<string, Tensor> = { weight: tensor(this.w), adam_m: tensor(this.m), adam_v: tensor(this.v) };
-    try {
-      await writeSafetensors(join(dir, FILE), ts, { format: 'pt', kind: 'bow', step: String(this.steps) });
-    } finally {
-      for (const t of Object.values(ts)) t.dispose();
-    }
+    await saveVectors(join(dir, FILE), { weight: this.w, adam_m: this.m, adam_v: this.v }, { format: 'pt', kind: 'bow', step: String(this.steps) });
   }
 
   async load(dir: string): Promise<void> {
     const path = join(dir, FILE);
-    if (!existsSync(path)) throw new Error(`bow discriminator state ${path} not found`);
-    const { tensors, metadata } = await readSafetensorsFile(path);
-    try {
-      const read = (name: string): Float32Array => {
-        const t = tensors.get(name);
-        if (!t || t.dtype !== 'float32' || t.shape.length !== 1 || t.shape[0] !== this.vocabSize)
-          throw new Error(`${path}: ${name}: expected a float32 vector of the vocabulary size ${this.vocabSize}, got ${t ? `${t.dtype} [${t.shape.join(', ')}]` : 'nothing'}`);
-        return t.toFloat32Array();
-      };
-      const steps = Number(metadata.step);
-      if (!Number.isInteger(steps) || steps < 0) throw new Error(`${path}: metadata step: expected a non-negative integer, got ${JSON.stringify(metadata.step)}`);
-      [this.w, this.m, this.v, this.steps] = [read('weight'), read('adam_m'), read('adam_v'), steps];
-    } finally {
-      for (const t of tensors.values()) t.dispose();
-    }
+    const { vectors, metadata } = await loadVectors(path, { what: 'bow discriminator state', names: ['weight', 'adam_m', 'adam_v'], length: this.vocabSize, lengthName: 'the vocabulary size' });
+    const steps = Number(metadata.step);
+    if (!Number.isInteger(steps) || steps < 0) throw new Error(`${path}: metadata step: expected a non-negative integer, got ${JSON.stringify(metadata.step)}`);
+    [this.w, this.m, this.v, this.steps] = [vectors.weight, vectors.adam_m, vectors.adam_v, steps];
   }
 
   dispose(): void {}

@@ -1,13 +1,11 @@
 import { join } from 'node:path';
 import { AdamW, noGrad, scope, type DType } from '../tensor/index.js';
-import { copyNamed } from '../train/params.js';
-import { attachNewAdapter, loadModel, readSafetensors, restoreAdapter, saveAdapter, writeSafetensors, type CausalLM, type LoraSpec, type PairBatch } from '../model/index.js';
+import { attachNewAdapter, loadModel, type CausalLM, type LoraSpec, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
 import { btLoss } from '../train/losses.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { PreferenceTrainer, implicitRewards, type FrozenLogprobs, type PrefExample } from './preference-trainer.js';
-import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
-import { restoreTrained, saveTrained } from './trained-model.js';
+import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParameters, saveTrained } from './optimizer-state.js';
 
 /**
  * Scores responses for silver labelling and gold selection (R in Algorithm 1) and learns from
@@ -108,9 +106,8 @@ export class RmDiscriminator implements Discriminator {
   async save(dir: string): Promise<void> {
     for (let m = 0; m < this.rms.length; m++) {
       const rm = this.rms[m];
-      const adapter = rm.backbone.adapter;
-      if (adapter) await saveAdapter(join(dir, `rm-${m}`), adapter, { baseModel: this.opts.baseModel ?? null, taskType: 'SEQ_CLS', extra: rm.headParameters() });
-      else await writeSafetensors(join(dir, `rm-${m}.safetensors`), new Map(rm.namedParameters()), { format: 'pt', pooling: rm.pooling });
+      if (rm.backbone.adapter) await saveTrained(join(dir, `rm-${m}`), rm.backbone, { baseModel: this.opts.baseModel ?? null, taskType: 'SEQ_CLS', extra: rm.headParameters() });
+      else await saveParameters(join(dir, `rm-${m}.safetensors`), rm.namedParameters(), { format: 'pt', pooling: rm.pooling });
       await saveOptimizer(join(dir, `rm-${m}-optimizer.safetensors`), this.optimizers[m]);
     }
   }
@@ -118,13 +115,8 @@ export class RmDiscriminator implements Discriminator {
   async load(dir: string): Promise<void> {
     for (let m = 0; m < this.rms.length; m++) {
       const rm = this.rms[m];
-      const state = rm.backbone.adapter ? await restoreAdapter(join(dir, `rm-${m}`), rm.backbone) : await readSafetensors(join(dir, `rm-${m}.safetensors`));
-      try {
-        if (rm.backbone.adapter) copyNamed(rm.headParameters(), state);
-        else rm.loadState(state);
-      } finally {
-        for (const t of state.values()) t.dispose();
-      }
+      if (rm.backbone.adapter) await restoreTrained(join(dir, `rm-${m}`), rm.backbone, rm.headParameters());
+      else await loadParameters(join(dir, `rm-${m}.safetensors`), rm.namedParameters());
       await loadOptimizer(join(dir, `rm-${m}-optimizer.safetensors`), this.optimizers[m]);
     }
   }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { attachNewAdapter, ChatTemplate, loadModel, readSafetensors, WEIGHT_DTYPES, writeSafetensors, type CausalLM } from '../model/index.js';
+import { attachNewAdapter, ChatTemplate, loadModel, WEIGHT_DTYPES, type CausalLM } from '../model/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { RunTask } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
@@ -19,12 +19,11 @@ import { examplesOf, goldKey, holdOut, initialSet, initialSetKey, warmDiscrimina
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
 import { BowDiscriminator } from './bow-discriminator.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, type Discriminator } from './discriminator.js';
-import { loraSpecOf, restoreTrained, saveTrained, trainedFiles } from './trained-model.js';
-import { copyNamed } from '../train/params.js';
+import { loraSpecOf } from './components.js';
 import { FrozenLogprobs, PreferenceTrainer, type PrefExample } from './preference-trainer.js';
 import { TextCodec, rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
-import { loadOptimizer, saveOptimizer } from './optimizer-state.js';
+import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParameters, saveTrained, trainedFiles } from './optimizer-state.js';
 import { PpoTrainer } from '../train/ppo.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { redactCommandLine } from '../util/secrets.js';
@@ -498,7 +497,7 @@ class Run {
         await this.disc.save(join(tmp, 'discriminator'));
       }
       if (this.ppo) {
-        await writeSafetensors(join(tmp, 'value-head.safetensors'), new Map(this.ppo.namedParameters()));
+        await saveParameters(join(tmp, 'value-head.safetensors'), this.ppo.namedParameters());
         await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
       }
       await rm(final, { recursive: true, force: true });
@@ -520,12 +519,7 @@ class Run {
     await loadOptimizer(join(dir, 'policy-optimizer.safetensors'), this.trainer.optimizer);
     if (this.disc) await this.disc.load(join(dir, 'discriminator'));
     if (this.ppo) {
-      const head = await readSafetensors(join(dir, 'value-head.safetensors'));
-      try {
-        copyNamed(this.ppo.namedParameters(), head);
-      } finally {
-        for (const t of head.values()) t.dispose();
-      }
+      await loadParameters(join(dir, 'value-head.safetensors'), this.ppo.namedParameters());
       await loadOptimizer(join(dir, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
     }
   }

@@ -13,7 +13,7 @@ import { INITIAL_CHUNK, chunksFor, sampleInitialChunk } from './initial-set.js';
 import { implicitRewards, PreferenceTrainer, type FrozenLogprobs, type PreferenceOptions, type PrefExample } from './preference-trainer.js';
 import type { RolloutOptions, TextCodec } from './rollout.js';
 import { contentKey, type WarmCache } from './warm-cache.js';
-import { restoreTrained, saveTrained } from './trained-model.js';
+import { restoreTrained, saveTrained } from './optimizer-state.js';
 
 type Ac = <T>(fn: () => T) => T;
 

@@ -2,7 +2,6 @@ import { linearFloat32, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM, PairBatch } from '../model/index.js';
 import { Rng } from '../util/rng.js';
 import { pack } from '../model/pack.js';
-import { copyNamed } from './params.js';
 
 /**
  * How the per-token scores of the response become one reward:
@@ -66,11 +65,6 @@ export class RewardModel {
   /** Backbone names as in Hugging Face, plus the head's. */
   namedParameters(): [string, Tensor][] {
     return [...this.backbone.namedParameters(), ...this.headParameters()];
-  }
-
-  /** Copies weights in from a state saved with namedParameters (every name must be present). */
-  loadState(state: Map<string, Tensor>): void {
-    copyNamed(this.namedParameters(), state);
   }
 
   train(on = true): void {
