@@ -12,7 +12,9 @@
  * file, CI, a pipe) it prints a plain line every `plainEveryMs` instead, so logs stay readable.
  */
 
-export type ProgressFields = Record<string, string | number>;
+import type { ProgressFields, ProgressListener } from '../util/progress-events.js';
+
+export type { ProgressFields };
 
 export interface ProgressOptions {
   label: string;
@@ -151,4 +153,15 @@ export class Progress {
       this.stream.write(line + '\n');
     }
   }
+}
+
+/** Draws a core loop's progress events (src/util/progress-events.ts) as a bar on stderr. */
+export function progressBar(): ProgressListener {
+  let bar: Progress | null = null;
+  return (e) => {
+    if (e.phase === 'start') bar = new Progress({ label: e.label, total: e.total, start: e.step });
+    else if (e.phase === 'step') bar?.update(e.step, e.fields);
+    else if (e.phase === 'log') bar ? bar.log(e.message) : process.stderr.write(`${e.message}\n`);
+    else bar?.done(e.fields);
+  };
 }

@@ -14,8 +14,12 @@ import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParam
 export interface Discriminator {
   readonly kind: 'rm' | 'rm-ensemble' | 'dpo' | 'self' | 'bow';
   readonly members: number;
+  /** it is the policy itself: the policy's updates (gold and silver) are its updates, and it stores nothing of its own */
+  readonly sharesPolicyWeights: boolean;
+  /** gold trains its own weights (warm start and gold rounds) */
+  readonly trainsOnGold: boolean;
   score(batch: PairBatch): number[][];
-  /** trains on preferences (gold only, except for 'self', which is the policy); returns the mean loss */
+  /** trains on gold preferences; returns the mean loss */
   train(ex: PrefExample[], epochs: number, seed: number): number;
   save(dir: string): Promise<void>;
   load(dir: string): Promise<void>;
@@ -31,6 +35,8 @@ function chunks<T>(xs: T[], n: number): T[][] {
 /** One Bradley-Terry reward model, or K of them trained on bootstrap resamples of the gold. */
 export class RmDiscriminator implements Discriminator {
   readonly kind: 'rm' | 'rm-ensemble';
+  readonly sharesPolicyWeights = false;
+  readonly trainsOnGold = true;
   private readonly optimizers: AdamW[];
 
   constructor(
@@ -131,6 +137,8 @@ export class RmDiscriminator implements Discriminator {
 export class DpoDiscriminator implements Discriminator {
   readonly kind = 'dpo';
   readonly members = 1;
+  readonly sharesPolicyWeights = false;
+  readonly trainsOnGold = true;
   readonly trainer: PreferenceTrainer;
 
   constructor(
@@ -171,6 +179,8 @@ export class DpoDiscriminator implements Discriminator {
 export class SelfDiscriminator implements Discriminator {
   readonly kind = 'self';
   readonly members = 1;
+  readonly sharesPolicyWeights = true;
+  readonly trainsOnGold = false;
   constructor(
     readonly policy: CausalLM,
     readonly ref: FrozenLogprobs,

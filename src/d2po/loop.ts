@@ -1,30 +1,27 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { autocast, manualSeed, setNumThreads, trimHeap, type Device } from '../tensor/index.js';
-import { attachNewAdapter, ChatTemplate, loadModel, WEIGHT_DTYPES, type CausalLM } from '../model/index.js';
+import { autocast, manualSeed, setNumThreads, trimHeap } from '../tensor/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { RunTask } from '../tasks/task.js';
 import { RunStore, type PairRecord } from '../store/run-store.js';
-import { Progress } from '../cli/progress.js';
+import type { ProgressListener } from '../util/progress-events.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { processAlive, processStartTime } from '../util/process-alive.js';
-import { ConfigError, validateConfig, type RunConfig } from './config.js';
+import { validateConfig, type RunConfig } from './config.js';
 import { resolveMaxNewTokens } from './response-length.js';
 import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resume-point.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
-import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
+import { bestAndWorst, meanMargin, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { examplesOf, goldKey, holdOut, initialSet, initialSetKey, warmDiscriminator, warmPolicy, type InitialSetSpec } from './warm-start.js';
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
-import { BowDiscriminator } from './bow-discriminator.js';
-import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, type Discriminator } from './discriminator.js';
-import { loraSpecOf } from './components.js';
-import { FrozenLogprobs, PreferenceTrainer, type PrefExample } from './preference-trainer.js';
-import { TextCodec, rollouts, type Rollout } from './rollout.js';
+import { S, buildComponents, checkpointFiles, loraSpecOf, preferenceOptions, type RunComponents } from './components.js';
+import type { Discriminator } from './discriminator.js';
+import type { PrefExample } from './preference-trainer.js';
+import { rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
-import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParameters, saveTrained, trainedFiles } from './optimizer-state.js';
-import { PpoTrainer } from '../train/ppo.js';
+import { restoreTrained, saveTrained } from './optimizer-state.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { redactCommandLine } from '../util/secrets.js';
 import { describeThrown } from '../tasks/user-call.js';
@@ -47,7 +44,9 @@ export interface LoopOptions {
   /** the task and gold source (the CLI loads them from the config; tests inject them) */
   task: RunTask;
   gold: GoldSource;
-  /** progress bar on stderr (default true) */
+  /** where progress goes after every step (the CLI draws it as a bar) */
+  onProgress?: ProgressListener;
+  /** false: no progress events (default true) */
   progress?: boolean;
   /** called after every completed step (tests use it to kill a run at a chosen point) */
   onStep?: (step: number) => void | Promise<void>;
@@ -64,26 +63,10 @@ export interface LoopResult {
   lastEval: Record<string, number>;
 }
 
-/** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
-const S = { prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, replay: 37, lora: 41 } as const;
-
-/** 0, 1, ..., n - 1 */
-function r0(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
 function pickPrompts(prompts: string[], n: number, rng: Rng): string[] {
   if (prompts.length === 0) throw new Error('the task has no training prompts');
   if (n <= prompts.length) return rng.shuffle(prompts).slice(0, n);
   return Array.from({ length: n }, () => prompts[rng.int(prompts.length)]);
-}
-
-/** The files Run.checkpoint writes that a restore needs, for this config. */
-function checkpointFiles(c: RunConfig): string[] {
-  const files = [...trainedFiles('policy', c.lora.r > 0), 'policy-optimizer.safetensors'];
-  if (c.discriminator.kind !== 'none') files.push('discriminator');
-  if (c.policy.loss === 'ppo') files.push('value-head.safetensors', 'ppo-optimizer.safetensors');
-  return files;
 }
 
 /** Everything a running loop holds. */
@@ -95,25 +78,23 @@ class Run {
   private trainPrompts: string[] = [];
   private devPrompts: string[] = [];
   private tokenizerJson = '';
-  private bar: Progress | null = null;
   /** content fingerprints of the policy's and discriminator's starting weights (warm-start keys) */
   modelFingerprint = '';
   discFingerprint = '';
   cache: WarmCache | null = null;
+  /** the policy's last training loss, for the progress line */
+  lastLoss = NaN;
+  private readonly disc: Discriminator | null;
 
   constructor(
     readonly c: RunConfig,
     readonly plan: BudgetPlan,
     readonly store: RunStore,
     readonly o: LoopOptions,
-    readonly policy: CausalLM,
-    readonly ref: CausalLM,
-    readonly refLp: FrozenLogprobs,
-    readonly codec: TextCodec,
-    readonly trainer: PreferenceTrainer,
-    readonly disc: Discriminator | null,
-    readonly ppo: PpoTrainer | null,
-  ) {}
+    readonly parts: RunComponents,
+  ) {
+    this.disc = parts.disc;
+  }
 
   async init(): Promise<void> {
     this.trainPrompts = await this.o.task.prompts('train');
@@ -140,7 +121,7 @@ class Run {
 
   private rolloutOpts(seed: number) {
     const r = this.c.rollout;
-    return { k: r.samplesPerPrompt, maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP, seed };
+    return { k: r.samplesPerPrompt, maxNewTokens: this.parts.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP, seed };
   }
 
   /** Pairs (a, b) from rollouts with k = 2, ids unique to this incarnation of the run. */
@@ -159,10 +140,6 @@ class Run {
       scoresA: null,
       scoresB: null,
     }));
-  }
-
-  private goldExamples(rounds?: number[]): PrefExample[] {
-    return examplesOf(this.store.goldLabels(rounds));
   }
 
   private recordGoldUses(gold: GoldExample[], target: 'policy' | 'discriminator', round: number, epochs: number): void {
@@ -186,7 +163,7 @@ class Run {
         task: c.task,
         model: this.modelFingerprint,
         seed: this.seed,
-        rollout: { maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
+        rollout: { maxNewTokens: this.parts.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
         ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}),
       };
       const gk = goldKey(c.task, c.gold);
@@ -198,8 +175,8 @@ class Run {
         spec,
         n: plan.initial,
         incarnation: this.incarnation,
-        model: this.ref,
-        codec: this.codec,
+        model: this.parts.ref,
+        codec: this.parts.codec,
         trainPrompts: this.trainPrompts,
         ac: (fn) => this.ac(fn),
       });
@@ -217,7 +194,7 @@ class Run {
       const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed, ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}) };
       const inputs = { cache: this.cache, setKey: parts.initialSet, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
-      if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
+      if (this.disc?.trainsOnGold && c.init.discriminatorEpochs > 0) {
         const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ...d } = c.discriminator;
         const w = await warmDiscriminator({
           ...inputs,
@@ -233,10 +210,10 @@ class Run {
       if (c.init.warmPolicy && c.init.policyEpochs > 0) {
         const w = await warmPolicy({
           ...inputs,
-          policy: this.policy,
+          policy: this.parts.policy,
           baseModel: c.model,
-          refLp: this.refLp,
-          opts: { ...this.trainer.opts, lr: c.init.policyLr },
+          refLp: this.parts.refLp,
+          opts: { ...preferenceOptions(c), lr: c.init.policyLr },
           batchSize: c.policy.batchSize,
           s: { ...s, maxEpochs: c.init.policyEpochs },
         });
@@ -251,33 +228,33 @@ class Run {
     await this.checkpoint();
   }
 
-  /** One online step of a discriminator-labelled method (Algorithm 1 lines 4-8), then its gold round if due. */
+  /**
+   * One online step of a discriminator-labelled method (Algorithm 1 lines 4-8): sample, score,
+   * label and record the pairs, hand the batch to the policy updater; then the gold round if due.
+   */
   async silverStep(): Promise<void> {
-    const { c, plan, step } = this;
+    const { c, plan, step, parts } = this;
     const disc = this.disc!;
     const round = roundOfStep(plan, step);
     const prompts = pickPrompts(this.trainPrompts, c.rollout.batchSize, new Rng(hashSeed(this.seed, S.prompts, step)));
     const t0 = performance.now();
-    const model = c.rollout.source === 'policy' ? this.policy : this.ref;
-    const rolls = this.ac(() => rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step))));
+    const model = c.rollout.source === 'policy' ? parts.policy : parts.ref;
+    const rolls = this.ac(() => rollouts(model, parts.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step))));
     const t1 = performance.now();
-    const scores = this.ac(() =>
-      disc.score({
-        promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
-        responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
-      }),
-    );
+    const promptIds = rolls.flatMap((r) => r.samples.map(() => r.promptIds));
+    const responseIds = rolls.flatMap((r) => r.samples.map((s) => s.ids));
+    const scores = this.ac(() => disc.score({ promptIds, responseIds }));
     const t2 = performance.now();
     scores.forEach((m, e) => m.forEach((v, j) => this.finite(`discriminator score (member ${e}, sample ${j})`, v)));
+    const meanScores = responseIds.map((_, j) => scores.reduce((a, m) => a + m[j], 0) / scores.length);
     const k = c.rollout.samplesPerPrompt;
     const pairs: PairRecord[] = [];
     const silver: { pairId: string; preference: 'a' | 'b'; margin: number; skip: string | null }[] = [];
-    const used: PrefExample[] = [];
+    const preferences: PrefExample[] = [];
     rolls.forEach((r, i) => {
       const member = (j: number) => scores.map((m) => m[i * k + j]);
-      const meanScore = (j: number) => member(j).reduce((a, b) => a + b, 0) / scores.length;
       // the pair is best (a) against worst (b) by the discriminator; with k = 2 that is both samples
-      const [best, worst] = bestAndWorst(r.samples.map((_, j) => meanScore(j)));
+      const [best, worst] = bestAndWorst(meanScores.slice(i * k, (i + 1) * k));
       const id = `${this.incarnation}-s${step}-${i}`;
       const pair: PairRecord = {
         id,
@@ -299,70 +276,34 @@ class Run {
       silver.push({ pairId: id, preference: d.chosen, margin: meanMargin(cand), skip: d.skip ?? null });
       if (!d.skip) {
         const [ch, rj] = d.chosen === 'a' ? [pair.aIds, pair.bIds] : [pair.bIds, pair.aIds];
-        used.push({ promptIds: pair.promptIds, chosenIds: ch, rejectedIds: rj });
+        preferences.push({ promptIds: pair.promptIds, chosenIds: ch, rejectedIds: rj });
       }
     });
     this.store.addPairs(pairs, silver);
-    if (this.ppo) {
-      // PPO learns from the reward model's scores of every sample, not from the pairs' labels
-      const ppo = this.ppo;
-      const st = this.ac(() =>
-        ppo.step({
-          promptIds: rolls.flatMap((r) => r.samples.map(() => r.promptIds)),
-          responseIds: rolls.flatMap((r) => r.samples.map((s) => s.ids)),
-          scores: rolls.flatMap((_, i) => r0(k).map((j) => scores.reduce((a, m) => a + m[i * k + j], 0) / scores.length)),
-        }),
-      );
-      this.finite('PPO loss', st.loss);
-      this.finite('PPO KL (log-probs of the policy against the initial policy)', st.kl);
-      this.lastLoss = st.loss;
-      this.store.logMetrics(step, this.store.goldUsed(), {
-        'train/loss': st.loss,
-        'train/ppo_policy_loss': st.policyLoss,
-        'train/ppo_value_loss': st.valueLoss,
-        'train/ppo_kl': st.kl,
-        'train/ppo_score': st.meanScore,
-        'train/ppo_clip_fraction': st.clipFraction,
-        'time/sample': (t1 - t0) / 1000,
-        'time/score': (t2 - t1) / 1000,
-        'time/policy': (performance.now() - t2) / 1000,
-      });
-      if (round < plan.rounds && step === plan.roundEnds[round]) await this.goldRound(round, pairs);
-      return;
-    }
-    const st = this.ac(() => this.trainer.step(used));
-    if (used.length > 0) this.finite('policy loss on silver pairs', st.loss);
+    const u = this.ac(() => parts.updater.silverStep({ promptIds, responseIds, scores: meanScores, preferences, pairs: pairs.length }, this.finite.bind(this)));
     const t3 = performance.now();
-    const uses = silver
-      .filter((s) => s.skip === null)
-      .map((s) => ({ step, round: round + 1, target: 'policy' as const, pairId: s.pairId, chosen: s.preference, source: 'silver' as const, epochs: 1 }));
-    // the self discriminator is the policy: its silver updates are discriminator updates too
-    this.store.recordUses(disc.kind === 'self' ? [...uses, ...uses.map((u) => ({ ...u, target: 'discriminator' as const }))] : uses);
+    if (parts.updater.learnsFromLabels) {
+      const uses = silver
+        .filter((s) => s.skip === null)
+        .map((s) => ({ step, round: round + 1, target: 'policy' as const, pairId: s.pairId, chosen: s.preference, source: 'silver' as const, epochs: 1 }));
+      // a discriminator that is the policy learns from the policy's silver updates too
+      this.store.recordUses(disc.sharesPolicyWeights ? [...uses, ...uses.map((x) => ({ ...x, target: 'discriminator' as const }))] : uses);
+    }
     this.store.logMetrics(step, this.store.goldUsed(), {
-      'train/loss': st.loss,
-      'train/accuracy': st.accuracy,
-      'train/silver_used': used.length,
-      'train/silver_skipped': pairs.length - used.length,
+      ...u.metrics,
       'time/sample': (t1 - t0) / 1000,
       'time/score': (t2 - t1) / 1000,
       'time/policy': (t3 - t2) / 1000,
     });
-    this.lastLoss = st.loss;
+    this.lastLoss = u.loss;
     if (round < plan.rounds && step === plan.roundEnds[round]) await this.goldRound(round, pairs);
   }
 
-  lastLoss = NaN;
-
   /** Algorithm 1 lines 10-17: select from the candidates, buy gold, update R and the policy. */
   async goldRound(r: number, lastBatch: PairRecord[]): Promise<void> {
-    const { c, plan } = this;
+    const c = this.c;
     const t0 = performance.now();
-    const sel = roundSelection(this.store, r + 1, () => {
-      const pool = c.selection.scope === 'global' ? this.store.pairsOfRound(r + 1) : lastBatch;
-      const byId = new Map(pool.map((p) => [p.id, p]));
-      const cands: Candidate[] = pool.map((p) => ({ id: p.id, margins: p.scoresA!.map((s, m) => s - p.scoresB![m]), identical: p.a === p.b }));
-      return selectForGold(cands, plan.goldPerRound[r], c.selection.strategy, new Rng(hashSeed(this.seed, S.select, r))).map((x) => byId.get(x.id)!);
-    });
+    const sel = roundSelection(this.store, r + 1, () => this.parts.selectGold(r, lastBatch));
     const gold = await buyGold(this.store, this.o.gold, r + 1, this.step);
     const t1 = performance.now();
     const ex = examplesOf(gold);
@@ -377,7 +318,7 @@ class Run {
       ),
       'time/gold': (t1 - t0) / 1000,
     };
-    if (this.disc && c.discriminator.online && this.disc.kind !== 'self') {
+    if (this.disc?.trainsOnGold && c.discriminator.online) {
       const goldForDisc = this.discriminatorGold(r, gold);
       const train = examplesOf(goldForDisc);
       const disc = this.disc;
@@ -387,17 +328,23 @@ class Run {
       this.recordGoldUses(goldForDisc, 'discriminator', r + 1, c.discriminator.epochs);
     }
     const t2 = performance.now();
-    if (c.policy.goldEpochs > 0 && ex.length > 0) {
-      const s = this.ac(() => this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
-      metrics['round/policy_loss'] = this.finite(`policy loss in gold round ${r + 1}`, s.loss);
-      this.lastLoss = s.loss;
-      this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
-      if (this.disc?.kind === 'self') this.recordGoldUses(gold, 'discriminator', r + 1, c.policy.goldEpochs);
-    }
+    this.trainPolicyOnGold(r, gold, ex, metrics);
     metrics['time/disc'] = (t2 - t1) / 1000;
     metrics['time/policy_gold'] = (performance.now() - t2) / 1000;
     this.store.logMetrics(this.step, this.store.goldUsed(), metrics);
     this.roundsDone = r + 1;
+  }
+
+  /** The policy's epochs on a round's gold (`ex`: its decided pairs), when it learns from gold; adds round/policy_loss to `metrics`. */
+  private trainPolicyOnGold(r: number, gold: GoldExample[], ex: PrefExample[], metrics: Record<string, number>): void {
+    const { c, parts } = this;
+    if (c.policy.goldEpochs === 0 || ex.length === 0 || !parts.updater.trainOnGold) return;
+    const s = this.ac(() => parts.updater.trainOnGold!(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
+    metrics['round/policy_loss'] = this.finite(`policy loss in gold round ${r + 1}`, s.loss);
+    this.lastLoss = s.loss;
+    this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
+    // a discriminator that is the policy learns from the policy's gold epochs too
+    if (this.disc?.sharesPolicyWeights) this.recordGoldUses(gold, 'discriminator', r + 1, c.policy.goldEpochs);
   }
 
   /**
@@ -425,8 +372,8 @@ class Run {
       r + 1,
       () => {
         const prompts = pickPrompts(this.trainPrompts, plan.goldPerRound[r], new Rng(hashSeed(this.seed, S.prompts, step)));
-        const model = c.rollout.source === 'policy' ? this.policy : this.ref;
-        const rolls = this.ac(() => rollouts(model, this.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step))));
+        const model = c.rollout.source === 'policy' ? this.parts.policy : this.parts.ref;
+        const rolls = this.ac(() => rollouts(model, this.parts.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step))));
         return this.pairsOf(rolls, `s${step}`, step, r + 1, 'online');
       },
       true,
@@ -441,12 +388,7 @@ class Run {
       'time/sample': (t1 - t0) / 1000,
       'time/gold': (t2 - t1) / 1000,
     };
-    if (ex.length > 0 && c.policy.goldEpochs > 0) {
-      const s = this.ac(() => this.trainer.epochs(ex, c.policy.goldEpochs, c.policy.batchSize, new Rng(hashSeed(this.seed, S.policy, r))));
-      metrics['round/policy_loss'] = this.finite(`policy loss in gold round ${r + 1}`, s.loss);
-      this.lastLoss = s.loss;
-      this.recordGoldUses(gold, 'policy', r + 1, c.policy.goldEpochs);
-    }
+    this.trainPolicyOnGold(r, gold, ex, metrics);
     metrics['time/policy'] = (performance.now() - t2) / 1000;
     this.store.logMetrics(step, this.store.goldUsed(), metrics);
     this.roundsDone = r + 1;
@@ -459,12 +401,12 @@ class Run {
   async evaluate(base = false): Promise<void> {
     const c = this.c;
     const t0 = performance.now();
-    const m = await evaluate(this.policy, this.refLp, this.disc, this.codec, this.o.task, this.devPrompts, this.trainPrompts, {
+    const m = await evaluate(this.parts.policy, this.parts.refLp, this.disc, this.parts.codec, this.o.task, this.devPrompts, this.trainPrompts, {
       prompts: c.eval.prompts,
       temperature: c.eval.temperature,
       topP: c.eval.topP,
       accuracyPairs: c.eval.accuracyPairs,
-      maxNewTokens: this.codec.maxNewTokens,
+      maxNewTokens: this.parts.codec.maxNewTokens,
       rolloutTemperature: c.rollout.temperature,
       rolloutTopK: c.rollout.topK,
       rolloutTopP: c.rollout.topP,
@@ -490,15 +432,12 @@ class Run {
     const tmp = `${final}.tmp`;
     try {
       await rm(tmp, { recursive: true, force: true });
-      await saveTrained(join(tmp, 'policy'), this.policy, { baseModel: this.c.model, tokenizerJson: this.tokenizerJson });
-      await saveOptimizer(join(tmp, 'policy-optimizer.safetensors'), this.trainer.optimizer);
+      await saveTrained(join(tmp, 'policy'), this.parts.policy, { baseModel: this.c.model, tokenizerJson: this.tokenizerJson });
+      ensureDir(tmp);
+      await this.parts.updater.save(tmp);
       if (this.disc) {
         ensureDir(join(tmp, 'discriminator'));
         await this.disc.save(join(tmp, 'discriminator'));
-      }
-      if (this.ppo) {
-        await saveParameters(join(tmp, 'value-head.safetensors'), this.ppo.namedParameters());
-        await saveOptimizer(join(tmp, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
       }
       await rm(final, { recursive: true, force: true });
       await rename(tmp, final);
@@ -515,16 +454,12 @@ class Run {
 
   async restore(path: string): Promise<void> {
     const dir = join(this.o.dir, path);
-    await restoreTrained(join(dir, 'policy'), this.policy);
-    await loadOptimizer(join(dir, 'policy-optimizer.safetensors'), this.trainer.optimizer);
+    await restoreTrained(join(dir, 'policy'), this.parts.policy);
+    await this.parts.updater.load(dir);
     if (this.disc) await this.disc.load(join(dir, 'discriminator'));
-    if (this.ppo) {
-      await loadParameters(join(dir, 'value-head.safetensors'), this.ppo.namedParameters());
-      await loadOptimizer(join(dir, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
-    }
   }
 
-  progressFields(): Record<string, string | number> {
+  private progressFields(): Record<string, string | number> {
     const f: Record<string, string | number> = { gold: `${this.store.goldUsed()}/${this.plan.goldTotal}` };
     if (this.lastEval['eval/reward'] !== undefined) f.reward = this.lastEval['eval/reward'];
     if (Number.isFinite(this.lastLoss)) f.loss = this.lastLoss;
@@ -533,7 +468,8 @@ class Run {
 
   async loop(): Promise<void> {
     const { c, plan } = this;
-    if (this.o.progress !== false) this.bar = new Progress({ label: c.method, total: Math.max(1, plan.steps), start: this.step });
+    const progress = this.o.progress === false ? undefined : this.o.onProgress;
+    progress?.({ phase: 'start', label: c.method, total: Math.max(1, plan.steps), step: this.step });
     while (this.step < plan.steps) {
       this.step++;
       if (c.rollout.labeller === 'gold') await this.goldOnlyStep();
@@ -546,10 +482,10 @@ class Run {
       trimHeap();
       this.store.setMeta('step', this.step);
       this.store.setMeta('updated_at', Date.now());
-      this.bar?.update(this.step, this.progressFields());
+      progress?.({ phase: 'step', step: this.step, fields: this.progressFields() });
       await this.o.onStep?.(this.step);
     }
-    this.bar?.done(this.progressFields());
+    progress?.({ phase: 'done', fields: this.progressFields() });
   }
 }
 
@@ -598,57 +534,14 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
   store.setMeta('pid_start', processStartTime(process.pid));
   store.setMeta('steps', plan.steps);
   store.setMeta('updated_at', Date.now());
-  const held: { dispose(): void }[] = [];
+  let parts: RunComponents | null = null;
   try {
     const cacheDir = o.resume ? (store.getMeta<string>('warm_cache') ?? o.warmCache) : o.warmCache;
     if (!o.resume && o.warmCache) store.setMeta('warm_cache', o.warmCache);
     if (c.threads > 0) setNumThreads(c.threads);
     manualSeed(c.seed);
-    const device = c.device as Device;
-    const dtype = WEIGHT_DTYPES[c.dtype];
-    const base = await loadModel(c.model, { device, dtype });
-    if (!base.tokenizer) throw new Error(`model ${c.model} has no tokenizer.json`);
-    const policy = base.model;
-    held.push(policy);
-    policy.train(false);
-    const lora = loraSpecOf(c);
-    if (lora) attachNewAdapter(policy, lora, hashSeed(c.seed, S.lora), 'lora.targets');
-    // with LoRA the reference is the same weights without the adapters: no second copy
-    const ref = lora ? policy.baseModel() : policy.frozenCopy();
-    held.push(ref);
-    const chat = c.chatTemplate ? await ChatTemplate.of(base.tokenizer) : null;
-    const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null, chat);
-    // with PPO this trainer only warm-starts the policy (DPO on the initial gold set)
-    const refLp = new FrozenLogprobs(ref);
-    const trainer = new PreferenceTrainer(policy, refLp, {
-      loss: c.policy.loss === 'ppo' ? 'dpo' : c.policy.loss,
-      beta: c.policy.beta,
-      labelSmoothing: c.policy.labelSmoothing,
-      lr: c.policy.lr,
-      weightDecay: c.policy.weightDecay,
-      maxGradNorm: c.policy.maxGradNorm,
-    });
-    held.push(trainer);
-    const d = c.discriminator;
-    if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
-    let disc: Discriminator | null = null;
-    const discLora = c.lora.discriminator ? lora : null;
-    if (d.kind === 'rm' || d.kind === 'rm-ensemble') {
-      disc = await RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, dtype, lora: discLora });
-    } else if (d.kind === 'dpo') {
-      const m = (await loadModel(d.model || c.model, { device, dtype })).model;
-      m.train(false);
-      if (discLora) attachNewAdapter(m, discLora, hashSeed(c.seed, S.lora, 1), 'lora.targets');
-      disc = new DpoDiscriminator(m, refLp, { beta: d.beta, lr: d.lr, batchSize: d.batchSize, baseModel: d.model || c.model });
-    } else if (d.kind === 'bow') {
-      disc = new BowDiscriminator(base.config.vocab_size, { lr: d.bowLr, l2: d.l2, batchSize: d.batchSize });
-    } else if (d.kind === 'self') {
-      disc = new SelfDiscriminator(policy, refLp, c.policy.beta, d.batchSize * 2);
-    }
-    if (disc) held.push(disc);
-    const ppo = c.policy.loss === 'ppo' ? new PpoTrainer(policy, ref, { ...c.ppo, maxGradNorm: c.policy.maxGradNorm }, hashSeed(c.seed, 101)) : null;
-    if (ppo) held.push(ppo);
-    const run = new Run(c, plan, store, o, policy, ref, refLp, codec, trainer, disc, ppo);
+    parts = await buildComponents(c, store, plan);
+    const run = new Run(c, plan, store, o, parts);
     run.incarnation = incarnation;
     if (cacheDir) run.cache = new WarmCache(cacheDir, warn);
     await run.init();
@@ -679,7 +572,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     }
     throw e;
   } finally {
-    for (const h of held.reverse()) h.dispose();
+    parts?.dispose();
     store.close();
   }
 }
@@ -727,14 +620,4 @@ function recordResumeChanges(store: RunStore, c: RunConfig, changes: Partial<Pic
   store.setMeta('resume_changes', [...(store.getMeta<unknown[]>('resume_changes') ?? []), ...log]);
   store.setMeta('config', next);
   return next;
-}
-
-/** A discriminator scores the policy's token ids, so its backbone must share the tokenizer. */
-async function assertSameTokenizer(policyDir: string, discDir: string): Promise<void> {
-  const read = (dir: string) =>
-    readFile(join(dir, 'tokenizer.json'), 'utf8').catch(() => {
-      throw new ConfigError(`discriminator.model: no tokenizer.json in ${dir}`);
-    });
-  if ((await read(policyDir)) !== (await read(discDir)))
-    throw new ConfigError(`discriminator.model: ${discDir} has a different tokenizer.json from the policy model ${policyDir}; the discriminator must share the policy's tokenizer`);
 }

@@ -3,6 +3,7 @@ import { UsageError, numberFlag, parseFlags, type Command } from '../command.js'
 import { ConfigError, type Method } from '../../d2po/config.js';
 import { presetConfig, resolveConfig } from '../../d2po/presets.js';
 import { runLoop } from '../../d2po/loop.js';
+import { progressBar } from '../progress.js';
 import { loadTask } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
@@ -91,7 +92,7 @@ export const demo: Command = {
       console.error(`\n${method}: gold budget ${budget.gold} (initial ${budget.initial}), run folder ${config.out}`);
       const gold = createGoldSource(config.gold, { task, where: 'gold' });
       try {
-        const res = await runLoop(config, { dir: config.out, task, gold, progress: !values['no-progress'] });
+        const res = await runLoop(config, { dir: config.out, task, gold, progress: !values['no-progress'], onProgress: progressBar() });
         finals[method] = res.lastEval['eval/reward'];
       } finally {
         await gold.close?.();

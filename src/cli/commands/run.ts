@@ -8,6 +8,7 @@ import { METHODS, setPath, validateConfig, ConfigError, type RunConfig } from '.
 import { PRESETS, resolveConfig } from '../../d2po/presets.js';
 import { planBudget } from '../../d2po/budget.js';
 import { describePlan, runLoop } from '../../d2po/loop.js';
+import { progressBar } from '../progress.js';
 import { RunStore } from '../../store/run-store.js';
 import { baseModelOf, loadRunTask, looksLikePath } from '../../tasks/registry.js';
 import { createGoldSource } from '../../gold/index.js';
@@ -277,7 +278,7 @@ export const run: Command = {
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
     try {
-      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, command: ['d2po', 'run', ...argv.map(shellQuote)].join(' '), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'] });
+      const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, command: ['d2po', 'run', ...argv.map(shellQuote)].join(' '), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'], onProgress: progressBar() });
       if (values.json) console.log(JSON.stringify(res));
       else
         console.log(
