@@ -28,7 +28,7 @@ import {
 import { createModel, loadModel, saveModel, readSafetensors, writeSafetensors, Tokenizer, type CausalLM } from '../model/index.js';
 import { corpusDocuments, evalWindows, tokenStream, trainBatch } from '../data/lm-data.js';
 import { hashSeed } from '../util/rng.js';
-import { Progress } from '../cli/progress.js';
+import type { ProgressListener } from '../util/progress-events.js';
 import { cosineLr } from './schedule.js';
 import { parsePretrainConfig, type PretrainConfig } from './pretrain-config.js';
 import { ensureDir } from '../util/ensure-dir.js';
@@ -68,7 +68,9 @@ export interface PretrainOptions {
   stopAfter?: number;
   /** Set to true (e.g. from a SIGINT handler) to stop at the end of the current step with a checkpoint. */
   shouldStop?: () => boolean;
-  /** Show the progress bar (default true). */
+  /** where progress goes (the CLI draws it as a bar) */
+  onProgress?: ProgressListener;
+  /** false: no progress events (default true) */
   progress?: boolean;
   log?: (line: string) => void;
 }
@@ -261,8 +263,9 @@ export async function pretrain(configOrNull: PretrainConfig | null, opts: Pretra
   );
 
   const tokensPerStep = cfg.batchSize * cfg.seqLen;
-  const bar = opts.progress === false ? null : new Progress({ label: 'pretrain', total: cfg.steps, start: state.step });
-  const say = (s: string) => (bar ? bar.log(s) : log(s));
+  const progress = opts.progress === false ? undefined : opts.onProgress;
+  progress?.({ phase: 'start', label: 'pretrain', total: cfg.steps, step: state.step });
+  const say = (s: string) => (progress ? progress({ phase: 'log', message: s }) : log(s));
   const ckpt = join(cfg.out, 'checkpoint');
   const devQuick = evalWindows(dev, cfg.seqLen, cfg.evalTokens);
   const logEvery = Math.max(1, Math.min(50, Math.floor(cfg.steps / 20)));
@@ -315,7 +318,7 @@ export async function pretrain(configOrNull: PretrainConfig | null, opts: Pretra
       lossSum = 0;
       lossN = 0;
     }
-    bar?.update(state.step, { loss, lr: lr, 'tok/s': tokPerSec || tokensPerStep / ((now - started) / 1000) });
+    progress?.({ phase: 'step', step: state.step, fields: { loss, lr: lr, 'tok/s': tokPerSec || tokensPerStep / ((now - started) / 1000) } });
     if (cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0 && state.step < cfg.steps) {
       const e = heldoutLoss(model, devQuick, { batchSize: cfg.batchSize, bf16: cfg.bf16 });
       state.evals.push({ step: state.step, devPpl: e.ppl });
@@ -328,14 +331,14 @@ export async function pretrain(configOrNull: PretrainConfig | null, opts: Pretra
       await saveCheckpoint(ckpt, model, optimizers, state, cfg.tokenizer);
     }
     if (stopping) {
-      bar?.done();
+      progress?.({ phase: 'done' });
       say(`stopped at step ${state.step} of ${cfg.steps}; checkpoint in ${ckpt} (continue with: d2po pretrain --resume ${ckpt})`);
       const r = result(false, null, null);
       model.dispose();
       return r;
     }
   }
-  bar?.done();
+  progress?.({ phase: 'done' });
 
   function result(completed: boolean, devPpl: number | null, testPpl: number | null): PretrainResult {
     return {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { progressBar } from '../progress.js';
 import { UsageError, numberFlag, parseFlags, type Command } from '../command.js';
 import { readPretrainConfig } from '../../train/pretrain-config.js';
 
@@ -72,7 +73,7 @@ export const pretrainCommand: Command = {
       // Loaded here so that the CLI starts without the native engine for other commands.
       const { pretrain } = await import('../../train/pretrain.js');
       if (threads !== undefined) (await import('../../tensor/index.js')).setNumThreads(threads);
-      const r = await pretrain(config, { resume: values.resume, shouldStop: () => interrupted });
+      const r = await pretrain(config, { resume: values.resume, shouldStop: () => interrupted, onProgress: progressBar() });
       if (!r.completed) return 130;
       console.log(
         `saved ${r.outDir}: ${r.params} parameters, ${r.steps} steps, ${Math.round(r.tokensPerSecond)} tokens/s, ` +
