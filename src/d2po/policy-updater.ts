@@ -100,7 +100,8 @@ export class PpoUpdater implements PolicyUpdater {
   }
 
   async save(dir: string): Promise<void> {
-    // PPO runs' checkpoints have always held an (empty) DPO optimizer state beside PPO's own: kept, so that they stay byte for byte what they were
+    // PPO runs' checkpoints have always held an empty DPO optimizer state beside PPO's own;
+    // written still, so that they stay byte for byte what they were
     await saveOptimizerState(join(dir, 'policy-optimizer.safetensors'), { step: 0, tensors: {} }, this.policyLr);
     await saveParameters(join(dir, 'value-head.safetensors'), this.ppo.namedParameters());
     await saveOptimizer(join(dir, 'ppo-optimizer.safetensors'), this.ppo.optimizer);
