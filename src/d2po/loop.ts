@@ -15,7 +15,7 @@ import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resu
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, selectForGold, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
-import { examplesOf, goldKey, holdOut, initialSet, initialSetKey, warmDiscriminator, warmPolicy, type InitialSetSpec } from './warm-start.js';
+import { examplesOf, holdOut, initialSet, warmDiscriminator, warmPolicy, warmStartPlan } from './warm-start.js';
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
 import { BowDiscriminator } from './bow-discriminator.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, type Discriminator } from './discriminator.js';
@@ -182,21 +182,13 @@ class Run {
     const { c, plan, store } = this;
     if (plan.initial > 0) {
       const t0 = Date.now();
-      const r = c.rollout;
-      const spec: InitialSetSpec = {
-        task: c.task,
-        model: this.modelFingerprint,
-        seed: this.seed,
-        rollout: { maxNewTokens: this.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
-        ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}),
-      };
-      const gk = goldKey(c.task, c.gold);
+      const wp = warmStartPlan(c, { model: this.modelFingerprint, disc: this.discFingerprint, maxNewTokens: this.codec.maxNewTokens, initial: plan.initial });
       const { gold, reused } = await initialSet({
         store,
         gold: this.o.gold,
-        goldKey: gk,
+        goldKey: wp.goldKey,
         cache: this.cache,
-        spec,
+        spec: wp.spec,
         n: plan.initial,
         incarnation: this.incarnation,
         model: this.ref,
@@ -211,29 +203,28 @@ class Run {
         'time/gold': (Date.now() - t0) / 1000,
         'warm/reused_labels': reused,
       });
-      const parts: Record<string, string> = { initialSet: initialSetKey(spec, plan.initial, gk) };
+      const parts: Record<string, string> = { initialSet: wp.setKey };
       const split = holdOut(decided, c.init.holdout, this.seed);
       const train = examplesOf(split.train);
       const heldOut = examplesOf(split.heldOut);
-      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed, ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}) };
+      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
       const inputs = { cache: this.cache, setKey: parts.initialSet, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
-      if (this.disc && this.disc.kind !== 'self' && c.init.discriminatorEpochs > 0) {
-        const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ...d } = c.discriminator;
+      if (this.disc && wp.discriminator) {
         const w = await warmDiscriminator({
           ...inputs,
           disc: this.disc,
-          // adapters on the backbone change what is trained and stored: part of the key, when on
-          describe: { ...d, backbone: this.discFingerprint, ...(c.lora.discriminator ? { lora: loraSpecOf(c) } : {}) },
+          what: wp.discriminator,
           s: { ...s, maxEpochs: c.init.discriminatorEpochs },
         });
         this.recordGoldUses(split.train, 'discriminator', 0, w.metrics['warm/disc_epochs']);
         store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0 });
         parts.discriminator = w.key;
       }
-      if (c.init.warmPolicy && c.init.policyEpochs > 0) {
+      if (wp.policy) {
         const w = await warmPolicy({
           ...inputs,
+          what: wp.policy,
           policy: this.policy,
           baseModel: c.model,
           refLp: this.refLp,
