@@ -1,6 +1,12 @@
 // A stopped run whose gold requests are open (tests of d2po serve only): pairs whose responses
 // hold different numbers of Word Collector's target words, entered in the ledger as requested.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RunStore, type PairRecord } from '../src/store/run-store.js';
+import { Annotators } from '../src/serve/annotators.js';
+import { LabelQueue, type LabelQueueOptions } from '../src/serve/label-queue.js';
+import { startLabelServer, type LabelServerOptions } from '../src/serve/http-server.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { WORD_COLLECTOR_WORDS } from '../src/tasks/word-collector.js';
 
@@ -49,4 +55,27 @@ export function openRequestsRun(dir: string, pairs: OpenPair[], round = 0): stri
   } finally {
     store.close();
   }
+}
+
+/** A run with `pairs` open, served in this process on a free loopback port to `names`. */
+export async function servedRun(pairs: OpenPair[], names: string[], opts: Omit<LabelServerOptions, 'queue' | 'annotators' | 'runDir'> & LabelQueueOptions = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'd2po-serve-'));
+  openRequestsRun(dir, pairs);
+  const store = RunStore.open(dir);
+  const queue = new LabelQueue(store, opts);
+  const annotators = new Annotators(store);
+  const tokens = annotators.issue(names);
+  const server = await startLabelServer({ ...opts, queue, annotators, runDir: dir, port: 0 });
+  return {
+    dir,
+    store,
+    queue,
+    server,
+    tokens: Object.fromEntries(tokens.map((t) => [t.name, t.token])),
+    async close() {
+      await server.close();
+      store.close();
+      rmSync(dir, { recursive: true });
+    },
+  };
 }
