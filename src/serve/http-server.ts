@@ -149,6 +149,8 @@ export async function startLabelServer(opts: LabelServerOptions): Promise<LabelS
       res.writeHead(200, { 'Content-Type': page.type, 'Content-Length': page.body.length }).end(page.body);
     });
   }
+  // browsers ask for it on every page; there is none
+  route('GET', '/favicon.ico', (_req, res) => send(res, 204));
   route('GET', '/api/next', (req, res) => {
     const q = queue.next(annotatorOf(req));
     if (q === null) send(res, 204);
