@@ -149,22 +149,29 @@ export class LabelQueue {
   next(annotator: string): Query | null {
     const now = this.now();
     const db = this.store.db;
-    const open = db.prepare('SELECT pair_id FROM gold_ledger WHERE answered_at IS NULL ORDER BY rowid').pluck().all() as string[];
+    // open requests in pages, oldest first: the first page nearly always holds the answer
+    const page = db.prepare('SELECT rowid AS r, pair_id FROM gold_ledger WHERE answered_at IS NULL AND rowid > ? ORDER BY rowid LIMIT 64');
     let chosen: string | null = null;
     let skippedByThem: string | null = null;
-    for (const pairId of open) {
-      const rows = this.showingsOf(pairId);
-      const mine = rows.filter((r) => r.annotator === annotator);
-      if (mine.some((r) => (r.choice !== null && r.choice !== 'skip') || (r.answered_at === null && r.expires_at > now))) continue;
-      const answers = LabelQueue.answersOf(rows);
-      const leases = rows.filter((r) => r.answered_at === null && r.expires_at > now).length;
-      if (answers.length + leases >= this.required(answers)) continue;
-      if (mine.some((r) => r.choice === 'skip')) {
-        skippedByThem ??= pairId;
-        continue;
+    let after = 0;
+    while (chosen === null) {
+      const rows = page.all(after) as { r: number; pair_id: string }[];
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1].r;
+      for (const { pair_id: pairId } of rows) {
+        const shown = this.showingsOf(pairId);
+        const mine = shown.filter((r) => r.annotator === annotator);
+        if (mine.some((r) => (r.choice !== null && r.choice !== 'skip') || (r.answered_at === null && r.expires_at > now))) continue;
+        const answers = LabelQueue.answersOf(shown);
+        const leases = shown.filter((r) => r.answered_at === null && r.expires_at > now).length;
+        if (answers.length + leases >= this.required(answers)) continue;
+        if (mine.some((r) => r.choice === 'skip')) {
+          skippedByThem ??= pairId;
+          continue;
+        }
+        chosen = pairId;
+        break;
       }
-      chosen = pairId;
-      break;
     }
     chosen ??= skippedByThem;
     if (chosen === null) return null;
