@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { RunStore } from '../src/store/run-store.js';
 import { summarizeRun } from '../src/store/run-summary.js';
-import { servedRun, wordPairs } from './serve-fixture.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openRequestsRun, servedRun, wordPairs } from './serve-fixture.js';
+import { d2po } from './cli.js';
 
 async function call(url: string, path: string, opts: { token?: string; body?: string; method?: string } = {}) {
   const res = await fetch(`${url}${path}`, {
@@ -153,5 +157,27 @@ test('close: stops accepting, finishes the label in flight (committed, 200), the
     assert.equal(run.store.goldUsed(), 1);
   } finally {
     await run.close();
+  }
+});
+
+test('d2po serve refuses what it cannot serve: no annotators, a bad name, a folder whose run is running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'd2po-serve-cli-'));
+  try {
+    openRequestsRun(dir, wordPairs(1));
+    const none = await d2po(['serve', '--resume', dir]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--annotators/);
+    const bad = await d2po(['serve', '--resume', dir, '--annotators', 'alice,<b>']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /'<b>' is not a name/);
+    const store = RunStore.open(dir);
+    store.setMeta('status', 'running');
+    store.setMeta('pid', process.pid);
+    store.close();
+    const busy = await d2po(['serve', '--resume', dir, '--annotators', 'alice', '--port', '0']);
+    assert.equal(busy.code, 2);
+    assert.match(busy.stderr, new RegExp(`being run by process ${process.pid}`));
+  } finally {
+    rmSync(dir, { recursive: true });
   }
 });

@@ -17,15 +17,18 @@ import { openRequestsRun, wordPairs } from './serve-fixture.js';
 
 const PAIRS = 120;
 const NAMES = ['k1', 'k2', 'k3', 'k4'];
+/** one more annotator, who takes a pair before the kill and never answers it */
+const HOLDER = 'k5';
 
 /** Starts `d2po serve` on a free port; resolves with its annotators once it printed them all. */
-async function startServe(dir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string; members: CrowdMember[]; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['bin/d2po.mjs', 'serve', '--resume', dir, '--annotators', NAMES.join(','), '--port', '0', '--lease-ms', '600000', ...extra], {
+async function startServe(dir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string; members: CrowdMember[]; exit: Promise<string>; stderr: () => string }> {
+  const child = spawn(process.execPath, ['bin/d2po.mjs', 'serve', '--resume', dir, '--annotators', [...NAMES, HOLDER].join(','), '--port', '0', '--lease-ms', '600000', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'code 0', or the signal that ended it
+  const exit = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
   const members: CrowdMember[] = [];
   let url = '';
   const lines = createInterface({ input: child.stdout! });
@@ -37,13 +40,13 @@ async function startServe(dir: string, extra: string[] = []): Promise<{ child: C
       if (!m) return;
       members.push({ name: m[1], token: m[2] });
       url = m[3];
-      if (members.length === NAMES.length) {
+      if (members.length === NAMES.length + 1) {
         clearTimeout(timer);
         resolve();
       }
     });
   });
-  return { child, url, members, exit };
+  return { child, url, members, exit, stderr: () => stderr };
 }
 
 test('SIGKILL and restart: acknowledged labels kept exactly once, unanswered queries offered again', async () => {
@@ -53,7 +56,10 @@ test('SIGKILL and restart: acknowledged labels kept exactly once, unanswered que
   const acked: CrowdLabel[] = [];
   try {
     const first = await startServe(dir);
-    const crowd1 = new SimulatedCrowd({ url: first.url, members: first.members, gold, delayMs: 0, idleMs: 50, onLabel: (l) => acked.push(l) });
+    const held = await fetch(`${first.url}/api/next`, { headers: { Authorization: `Bearer ${first.members.find((m) => m.name === HOLDER)!.token}` } });
+    assert.equal(held.status, 200);
+    const heldPair = (await held.json()) as { prompt: string };
+    const crowd1 = new SimulatedCrowd({ url: first.url, members: first.members.filter((m) => m.name !== HOLDER), gold, delayMs: 0, idleMs: 50, onLabel: (l) => acked.push(l) });
     const until = Date.now() + 60_000;
     while (acked.length < 30 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     first.child.kill('SIGKILL');
@@ -74,8 +80,9 @@ test('SIGKILL and restart: acknowledged labels kept exactly once, unanswered que
       .prepare('SELECT DISTINCT h.pair_id FROM human_labels h JOIN gold_ledger g ON g.pair_id = h.pair_id WHERE h.answered_at IS NULL AND g.answered_at IS NULL')
       .pluck()
       .all() as string[];
+    const heldId = store.db.prepare('SELECT id FROM pairs WHERE prompt = ?').pluck().get(heldPair.prompt);
     store.close();
-    assert.ok(outstanding.length > 0, 'pairs were out with annotators at the kill');
+    assert.ok(outstanding.includes(heldId as string), "the holder's pair was out at the kill");
 
     const second = await startServe(dir, ['--until-done']);
     const crowd2 = new SimulatedCrowd({ url: second.url, members: second.members, gold, delayMs: 0, idleMs: 50, onLabel: (l) => acked.push(l) });
@@ -84,7 +91,7 @@ test('SIGKILL and restart: acknowledged labels kept exactly once, unanswered que
     clearTimeout(timer);
     await crowd2.close();
     if (code === 'timeout') second.child.kill('SIGKILL');
-    assert.equal(code, 0, 'the restarted server labels every open request and stops (--until-done)');
+    assert.equal(code, 'code 0', `the restarted server labels every open request and stops (--until-done): ${second.stderr()}`);
 
     const after = RunStore.open(dir, { readonly: true });
     try {
@@ -107,7 +114,7 @@ test('SIGKILL and restart: acknowledged labels kept exactly once, unanswered que
     // SIGTERM: a clean stop, the store closed (its write-ahead log folded in and removed)
     const third = await startServe(dir);
     third.child.kill('SIGTERM');
-    assert.equal(await third.exit, 0);
+    assert.equal(await third.exit, 'code 0', third.stderr());
     assert.equal(existsSync(join(dir, 'run.db-wal')), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -92,37 +92,38 @@ export const serve: Command = {
       const queue = new LabelQueue(store, { overlap, conflict: values.conflict as ConflictRule, leaseMs });
       queue.releaseLeases();
       const tokens = annotators.issue(names);
-      const server = await startLabelServer({ queue, annotators, runDir: dir, host: values.host, port, undoMs });
-      console.error(`serving ${dir} at ${server.url}: ${queue.open()} open gold requests; dashboard ${server.url}/dashboard`);
-      for (const t of tokens) console.log(`annotator ${t.name} ${t.token} ${server.url}/#token=${t.token}`);
+      // listening for signals before the tokens are printed: whoever reads them may stop us at once
+      let stop!: (why: string) => void;
+      const stopped = new Promise<string>((resolve) => (stop = resolve));
+      const onSigint = () => stop('SIGINT');
+      const onSigterm = () => stop('SIGTERM');
+      process.on('SIGINT', onSigint).on('SIGTERM', onSigterm);
+      const poll = values['until-done'] ? setInterval(() => queue.open() === 0 && stop('no open gold request left'), 250) : undefined;
+      try {
+        const server = await startLabelServer({ queue, annotators, runDir: dir, host: values.host, port, undoMs });
+        console.error(`serving ${dir} at ${server.url}: ${queue.open()} open gold requests; dashboard ${server.url}/dashboard`);
+        for (const t of tokens) console.log(`annotator ${t.name} ${t.token} ${server.url}/#token=${t.token}`);
 
-      const crowd = gold
-        ? new SimulatedCrowd({
-            url: server.url,
-            members: tokens,
-            gold,
-            delayMs,
-            onError: (name, e) => console.error(`simulated annotator ${name}: ${e.message}`),
-          })
-        : null;
+        const crowd = gold
+          ? new SimulatedCrowd({
+              url: server.url,
+              members: tokens,
+              gold,
+              delayMs,
+              onError: (name, e) => console.error(`simulated annotator ${name}: ${e.message}`),
+            })
+          : null;
 
-      await new Promise<void>((resolve) => {
-        const stop = (why: string) => {
-          console.error(`stopping (${why}): finishing requests in flight`);
-          process.off('SIGINT', onSigint).off('SIGTERM', onSigterm);
-          clearInterval(poll);
-          resolve();
-        };
-        const onSigint = () => stop('SIGINT');
-        const onSigterm = () => stop('SIGTERM');
-        process.on('SIGINT', onSigint).on('SIGTERM', onSigterm);
-        const poll = setInterval(() => values['until-done'] && queue.open() === 0 && stop('no open gold request left'), 250);
-      });
-      await crowd?.close();
-      await server.close();
-      const s = queue.stats();
-      console.error(`stopped: ${s.answers} answers and ${s.skips} skips stored, ${s.open} gold requests open`);
-      return 0;
+        console.error(`stopping (${await stopped}): finishing requests in flight`);
+        await crowd?.close();
+        await server.close();
+        const s = queue.stats();
+        console.error(`stopped: ${s.answers} answers and ${s.skips} skips stored, ${s.open} gold requests open`);
+        return 0;
+      } finally {
+        clearInterval(poll);
+        process.off('SIGINT', onSigint).off('SIGTERM', onSigterm);
+      }
     } finally {
       store.close();
     }
