@@ -5,7 +5,7 @@
 import type { Preference, RunStore } from '../store/run-store.js';
 
 /** Metrics the dashboard plots: dev gold reward, the discriminator's accuracy on fresh pairs and on each gold round. */
-export const DASHBOARD_METRICS = ['eval/reward', 'eval/disc_acc', 'round/disc_acc'] as const;
+const DASHBOARD_METRICS = ['eval/reward', 'eval/disc_acc', 'round/disc_acc'] as const;
 
 export interface RecentLabel {
   pair_id: string;
