@@ -12,7 +12,8 @@
 // Then (3) the same comparison on a Llama-shaped model of 135M parameters (bench/engine-llama.ts).
 //
 // Environment: BENCH_REPS (default 9, GPT-2 half), BENCH_THREADS (default 2), BENCH_PYTHON (default
-// /usr/bin/python3), BENCH_MODELS (default gpt2,llama: which halves run).
+// /usr/bin/python3), BENCH_MODELS (default gpt2,llama: which halves run), BENCH_DEVICE (default cpu;
+// the Llama half only: cuda runs both engines there, BENCH_PYTHON then a CUDA PyTorch's python).
 // The PyTorch worker inherits our environment, so both engines run with the OMP_WAIT_POLICY
 // (PASSIVE unless set: spin-waiting on shared cores made both 5-20x slower here) and the
 // OPENBLAS_CORETYPE that src/tensor sets before libtorch loads.
@@ -20,7 +21,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel, responseLogprobs, sample, saveModel } from '../src/model/index.js';
-import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } from '../src/tensor/index.js';
+import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads, type Device } from '../src/tensor/index.js';
 import { dpoLoss } from '../src/train/losses.js';
 import { Rng } from '../src/util/rng.js';
 import { llamaBench } from './engine-llama.js';
@@ -30,6 +31,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 9);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const MODELS = (process.env.BENCH_MODELS ?? 'gpt2,llama').split(',');
+const DEVICE = (process.env.BENCH_DEVICE || 'cpu') as Device;
 const TRAIN_STEPS = 2; // timed steps per repetition (mean), after untimed warm-up steps
 const SAMPLE_RUNS = 2; // timed sampling runs per repetition (mean)
 const PAIRS = 16;
@@ -179,5 +181,5 @@ async function gpt2Bench(): Promise<string> {
 setNumThreads(THREADS);
 const ratios: string[] = [];
 if (MODELS.includes('gpt2')) ratios.push(await gpt2Bench());
-if (MODELS.includes('llama')) ratios.push(await llamaBench({ threads: THREADS, python: PYTHON }));
+if (MODELS.includes('llama')) ratios.push(await llamaBench({ threads: THREADS, python: PYTHON, device: DEVICE }));
 console.log(ratios.join(' '));
