@@ -63,7 +63,7 @@ export const runConfigSchema = z.strictObject({
   dtype: z.enum(['fp32', 'bf16']).default('fp32'),
   /**
    * gradient checkpointing of the policy: each decoder layer recomputed in the backward pass
-   * instead of keeping its activations (less memory, about a third more time per step); runs
+   * instead of keeping its activations (less memory, one more forward pass of time per step); runs
    * stored before the field existed had it off
    */
   gradCheckpoint: z.boolean().default(false),
