@@ -61,6 +61,12 @@ export const runConfigSchema = z.strictObject({
   autocast: z.boolean(),
   /** how model weights are held (policy, reference, discriminator backbones); runs stored before the field held fp32 */
   dtype: z.enum(['fp32', 'bf16']).default('fp32'),
+  /**
+   * gradient checkpointing of the policy: each decoder layer recomputed in the backward pass
+   * instead of keeping its activations (less memory, one more forward pass of time per step); runs
+   * stored before the field existed had it off
+   */
+  gradCheckpoint: z.boolean().default(false),
   /** passed to createGoldSource; `{type:'task'}` = the task's gold reward */
   gold: z.looseObject({ type: z.string().min(1) }),
   budget: z.strictObject({

@@ -608,6 +608,7 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     const policy = base.model;
     held.push(policy);
     policy.train(false);
+    policy.gradCheckpointing = c.gradCheckpoint;
     const lora = loraSpecOf(c);
     if (lora) attachNewAdapter(policy, lora, hashSeed(c.seed, S.lora), 'lora.targets');
     // with LoRA the reference is the same weights without the adapters: no second copy
