@@ -9,23 +9,29 @@
 // (all threads) is shown beside it because the machine is often shared, and CPU time is less
 // disturbed by other processes than wall time is.
 //
-// Environment: BENCH_REPS (default 9), BENCH_THREADS (default 2), BENCH_PYTHON (default /usr/bin/python3).
+// Then (3) the same comparison on a Llama-shaped model of 135M parameters (bench/engine-llama.ts).
+//
+// Environment: BENCH_REPS (default 9, GPT-2 half), BENCH_THREADS (default 2), BENCH_PYTHON (default
+// /usr/bin/python3), BENCH_MODELS (default gpt2,llama: which halves run), BENCH_DEVICE (default cpu;
+// the Llama half only: cuda runs both engines there, BENCH_PYTHON then a CUDA PyTorch's python).
 // The PyTorch worker inherits our environment, so both engines run with the OMP_WAIT_POLICY
 // (PASSIVE unless set: spin-waiting on shared cores made both 5-20x slower here) and the
 // OPENBLAS_CORETYPE that src/tensor sets before libtorch loads.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createModel, responseLogprobs, sample, saveModel } from '../src/model/index.js';
-import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads } from '../src/tensor/index.js';
+import { AdamW, autocast, backendInfo, noGrad, scope, setNumThreads, type Device } from '../src/tensor/index.js';
 import { dpoLoss } from '../src/train/losses.js';
 import { Rng } from '../src/util/rng.js';
+import { llamaBench } from './engine-llama.js';
+import { mean, median, startWorker, timeIt } from './engine-worker.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 9);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+const MODELS = (process.env.BENCH_MODELS ?? 'gpt2,llama').split(',');
+const DEVICE = (process.env.BENCH_DEVICE || 'cpu') as Device;
 const TRAIN_STEPS = 2; // timed steps per repetition (mean), after untimed warm-up steps
 const SAMPLE_RUNS = 2; // timed sampling runs per repetition (mean)
 const PAIRS = 16;
@@ -47,15 +53,8 @@ const config = {
   attn_pdrop: 0,
 };
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-async function main() {
-  setNumThreads(THREADS);
+/** The GPT-2 half; returns its ratios in the form of the last line. */
+async function gpt2Bench(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'd2po-bench-'));
   const policy = createModel(config, { seed: 0 });
   await saveModel(dir, policy);
@@ -84,17 +83,8 @@ async function main() {
   );
 
   // PyTorch worker: same OPENBLAS_CORETYPE (set by our tensor module) and thread count
-  const py = spawn(PYTHON, [join(import.meta.dirname, 'torch_engine.py'), specPath], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, OMP_NUM_THREADS: String(THREADS) },
-  });
-  const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
-  const ask = async (msg: object): Promise<{ secs: number[]; cpu: number[]; losses?: number[] }> => {
-    py.stdin.write(JSON.stringify(msg) + '\n');
-    const r = await lines.next();
-    if (r.done) throw new Error('the PyTorch worker exited early (see its error above)');
-    return JSON.parse(r.value);
-  };
+  const worker = startWorker(PYTHON, join(import.meta.dirname, 'torch_engine.py'), specPath, THREADS);
+  const ask = worker.ask;
 
   const batch = {
     promptIds: [...chosen, ...rejected].map((s) => s.slice(0, PROMPT)),
@@ -119,14 +109,6 @@ async function main() {
       opt.step();
       return loss.item();
     });
-  /** [wall seconds, CPU seconds] of fn */
-  const timeIt = (fn: () => unknown): [number, number] => {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    fn();
-    const c = process.cpuUsage(c0);
-    return [(performance.now() - t0) / 1000, (c.user + c.system) / 1e6];
-  };
   const ours = {
     train: (bf16: boolean) => {
       const secs: number[] = [];
@@ -175,8 +157,7 @@ async function main() {
       );
     }
   }
-  py.stdin.write(JSON.stringify({ cmd: 'quit' }) + '\n');
-  py.stdin.end();
+  worker.quit();
 
   const info = backendInfo();
   console.log(`\nmachine: ${cpus()[0]?.model ?? 'unknown'}; ${THREADS} threads both sides; ${REPS} interleaved pairs; libtorch ${info.torchVersion}; ${info.blas}; OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}`);
@@ -194,7 +175,11 @@ async function main() {
   policy.dispose();
   reference.dispose();
   await rm(dir, { recursive: true, force: true });
-  console.log(`train_vs_torch_fp32=${ratio.train_fp32.toFixed(2)} train_bf16_vs_torch_bf16=${ratio.train_bf16.toFixed(2)} sample_vs_torch=${ratio.sample.toFixed(2)}`);
+  return `train_vs_torch_fp32=${ratio.train_fp32.toFixed(2)} train_bf16_vs_torch_bf16=${ratio.train_bf16.toFixed(2)} sample_vs_torch=${ratio.sample.toFixed(2)}`;
 }
 
-await main();
+setNumThreads(THREADS);
+const ratios: string[] = [];
+if (MODELS.includes('gpt2')) ratios.push(await gpt2Bench());
+if (MODELS.includes('llama')) ratios.push(await llamaBench({ threads: THREADS, python: PYTHON, device: DEVICE }));
+console.log(ratios.join(' '));

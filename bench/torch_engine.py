@@ -8,14 +8,15 @@ PyTorch (Conv1D = addmm on [in, out] weights, attention from matmul + mask + sof
 has no scaled_dot_product_attention), the DPO step and the KV-cache sampling loop are the same work
 as the TypeScript side.
 
-Commands: {"cmd": "train", "bf16": bool, "steps": n} -> {"secs": [...], "cpu": [...], "losses": [...]}
-          {"cmd": "sample", "steps": n}             -> {"secs": [...], "cpu": [...], "tokens": first column}
-(secs: wall clock; cpu: process CPU time of all threads)
+Commands: {"cmd": "train", "bf16": bool, "steps": n} -> {"secs": [...], "cpu": [...], "losses": [...], "peak_mib": x}
+          {"cmd": "sample", "steps": n}             -> {"secs": [...], "cpu": [...], "tokens": first column, "peak_mib": x}
+(secs: wall clock; cpu: process CPU time of all threads; peak_mib: peak RSS over the command)
           {"cmd": "quit"}
 """
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -91,6 +92,52 @@ def response_logprob_sums(model, ids, prompt_len):
     return lp.view(B, L - 1).sum(1)
 
 
+def decode(model, prompts, keys, values, new):
+    """`new` tokens drawn at temperature 1 after prompts [B, P], with the preallocated cache
+    (keys, values); returns the first row's tokens"""
+    out = []
+    logits = model.forward(prompts, (keys, values, 0))[:, -1]
+    length = prompts.shape[1]
+    for step in range(new):
+        nxt = torch.multinomial(logits.float().softmax(1), 1)
+        out.append(nxt.view(-1).tolist())  # the TypeScript side reads each step's tokens back too
+        if step == new - 1:
+            break
+        logits = model.forward(nxt, (keys, values, length))[:, -1]
+        length += 1
+    return [row[0] for row in out]
+
+
+def reset_peak_rss():
+    """the peak RSS read next belongs to what runs after this (Linux: 5 into clear_refs resets VmHWM)"""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+
+
+def peak_rss_mib():
+    with open('/proc/self/status') as f:
+        return int(re.search(r'^VmHWM:\s+(\d+) kB', f.read(), re.M).group(1)) / 1024
+
+
+def serve(commands):
+    """Answers one JSON command per stdin line ({"cmd": name, "steps": n, ...}) by running
+    commands[name](msg) n times: {"secs": wall, "cpu": process CPU time, "losses" (train) or
+    "tokens" (sample): what each run returned, "peak_mib": peak RSS over the command}."""
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if msg['cmd'] == 'quit':
+            break
+        secs, cpu, extra = [], [], []
+        reset_peak_rss()
+        for _ in range(msg['steps']):
+            t0, c0 = time.perf_counter(), time.process_time()
+            extra.append(commands[msg['cmd']](msg))
+            secs.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        key = 'losses' if msg['cmd'] == 'train' else 'tokens'
+        print(json.dumps({'secs': secs, 'cpu': cpu, key: extra, 'peak_mib': peak_rss_mib()}), flush=True)
+
+
 def main():
     spec = json.load(open(sys.argv[1]))
     torch.set_num_threads(spec['threads'])
@@ -128,31 +175,9 @@ def main():
         hd = cfg['n_embd'] // cfg['n_head']
         keys = [torch.zeros(B, cfg['n_head'], S, hd) for _ in range(cfg['n_layer'])]
         values = [torch.zeros(B, cfg['n_head'], S, hd) for _ in range(cfg['n_layer'])]
-        out = []
-        logits = policy.forward(prompts, (keys, values, 0))[:, -1]
-        length = Pl
-        for step in range(new):
-            nxt = torch.multinomial(logits.float().softmax(1), 1)
-            out.append(nxt.view(-1).tolist())  # the TypeScript side reads each step's tokens back too
-            if step == new - 1:
-                break
-            logits = policy.forward(nxt, (keys, values, length))[:, -1]
-            length += 1
-        return [row[0] for row in out]
+        return decode(policy, prompts, keys, values, new)
 
-    for line in sys.stdin:
-        msg = json.loads(line)
-        if msg['cmd'] == 'quit':
-            break
-        secs, cpu, extra = [], [], []
-        for _ in range(msg['steps']):
-            t0, c0 = time.perf_counter(), time.process_time()
-            r = train_step(msg['bf16']) if msg['cmd'] == 'train' else sample_run()
-            secs.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-            extra.append(r)
-        key = 'losses' if msg['cmd'] == 'train' else 'tokens'
-        print(json.dumps({'secs': secs, 'cpu': cpu, key: extra}), flush=True)
+    serve({'train': lambda msg: train_step(msg['bf16']), 'sample': lambda msg: sample_run()})
 
 
 if __name__ == '__main__':

@@ -9,6 +9,7 @@ import type { GoldPair } from '../src/gold/source.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { runLoop } from '../src/d2po/loop.js';
 import { RunStore } from '../src/store/run-store.js';
+import { summarizeRun } from '../src/store/run-summary.js';
 import type { Method } from '../src/d2po/config.js';
 import { initialPrompts } from '../src/d2po/initial-set.js';
 import { WarmCache } from '../src/d2po/warm-cache.js';
@@ -95,6 +96,7 @@ test('methods of one seed share the initial set, its gold and the warm starts th
     const w = a.lastMetrics('warm/')!.values;
     assert.ok(w['warm/policy_epochs'] >= 1 && w['warm/policy_epochs'] <= w['warm/policy_epochs_run'] && w['warm/policy_epochs_run'] <= 2);
     assert.ok(Number.isFinite(w['warm/disc_heldout_acc']));
+    assert.deepEqual(summarizeRun(join(root, 'a')).warm, w, 'runs show --json carries the warm-start metrics');
     // replay: a round's update trains on its own gold plus at most 5 earlier examples
     for (const m of a.metrics('round/disc_pairs')) assert.ok(m.value <= 3 + 5, `round/disc_pairs ${m.value}`);
   } finally {

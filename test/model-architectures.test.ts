@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createModel, loadModel, readSafetensorsFile, responseLogprobs, sample, saveModel, type CausalLM } from '../src/model/index.js';
 import { noGrad, scope, tensor } from '../src/tensor/index.js';
+import { TEST_DEVICE } from './device.js';
 
 // What the Llama-family and GPT-NeoX loaders accept and refuse beyond the numerics
 // (test/model-numerics.test.ts) and KV-cache sampling (test/model-sample.test.ts).
@@ -37,7 +38,7 @@ test('config fields that change the maths and are not implemented are refused, n
   ];
   for (const [name, changes, field] of refused) {
     const dir = await variant(name, changes);
-    await assert.rejects(loadModel(dir), (e: Error) => {
+    await assert.rejects(loadModel(dir, { device: TEST_DEVICE }), (e: Error) => {
       assert.ok(e.message.includes(join(dir, 'config.json')) && e.message.includes(`field '${field}'`), `${JSON.stringify(changes)}: ${e.message}`);
       return true;
     });
@@ -48,24 +49,24 @@ test('config fields that change the maths and are not implemented are refused, n
     ['qwen2', { use_sliding_window: false, layer_types: ['full_attention', 'full_attention'] }],
     ['gpt_neox', { partial_rotary_factor: 0.25, rope_theta: 10000 }],
   ] as const) {
-    (await loadModel(await variant(name, changes))).model.dispose();
+    (await loadModel(await variant(name, changes), { device: TEST_DEVICE })).model.dispose();
   }
 });
 
 test("Mistral's sliding window caps the context: within it, attention is the full causal one", async () => {
-  const { model } = await loadModel(join(FIX, 'mistral'));
+  const { model } = await loadModel(join(FIX, 'mistral'), { device: TEST_DEVICE });
   assert.equal(model.contextLength, 32); // sliding_window 32 < max_position_embeddings 128
   assert.throws(() => sample(model, [[1, 2, 3]], { maxNewTokens: 30 }), /longer than the model's context of 32/);
   model.dispose();
-  const open = (await loadModel(await variant('mistral', { sliding_window: null }))).model;
+  const open = (await loadModel(await variant('mistral', { sliding_window: null }), { device: TEST_DEVICE })).model;
   assert.equal(open.contextLength, 128);
   open.dispose();
 });
 
 test('--dtype bfloat16 holds the weights in bf16 (log-probs near float32); saving keeps bf16, loading F32 by default', async () => {
   for (const name of ['llama', 'qwen2', 'mistral', 'gpt_neox', 'gpt2', 'opt']) {
-    const f32 = (await loadModel(join(FIX, name))).model;
-    const bf16 = (await loadModel(join(FIX, name), { dtype: 'bfloat16' })).model;
+    const f32 = (await loadModel(join(FIX, name), { device: TEST_DEVICE })).model;
+    const bf16 = (await loadModel(join(FIX, name), { dtype: 'bfloat16', device: TEST_DEVICE })).model;
     assert.ok(f32.parameters().every((p) => p.dtype === 'float32'));
     assert.ok(bf16.parameters().every((p) => p.dtype === 'bfloat16'));
     const a = logprobs(f32);
@@ -81,7 +82,7 @@ test('--dtype bfloat16 holds the weights in bf16 (log-probs near float32); savin
     const { tensors } = await readSafetensorsFile(join(dir, 'model.safetensors'));
     assert.ok([...tensors.values()].every((t) => t.dtype === 'bfloat16'), `${name}: written as BF16`);
     tensors.forEach((t) => t.dispose());
-    const again = (await loadModel(dir)).model;
+    const again = (await loadModel(dir, { device: TEST_DEVICE })).model;
     assert.ok(again.parameters().every((p) => p.dtype === 'float32'));
     assert.deepEqual(
       again.parameters().map((p) => Array.from(p.toFloat32Array())),
@@ -97,23 +98,23 @@ test('sharded checkpoints: the index is checked against the shards, naming the f
   const index = JSON.parse(await readFile(indexPath, 'utf8'));
   const write = (weightMap: Record<string, string>) => writeFile(indexPath, JSON.stringify({ ...index, weight_map: weightMap }));
   await write({ ...index.weight_map, 'model.norm.weight': 'model-00001-of-00002.safetensors' });
-  await assert.rejects(loadModel(dir), /index\.json: tensor 'model\.norm\.weight' is not in .*model-00001-of-00002\.safetensors, the shard its weight_map names/);
+  await assert.rejects(loadModel(dir, { device: TEST_DEVICE }), /index\.json: tensor 'model\.norm\.weight' is not in .*model-00001-of-00002\.safetensors, the shard its weight_map names/);
   await write({ ...index.weight_map, 'model.norm.weight': '../elsewhere.safetensors' });
-  await assert.rejects(loadModel(dir), /index\.json: field 'weight_map\.model\.norm\.weight': expected the name of a \.safetensors file in the same folder/);
+  await assert.rejects(loadModel(dir, { device: TEST_DEVICE }), /index\.json: field 'weight_map\.model\.norm\.weight': expected the name of a \.safetensors file in the same folder/);
   // a shard left out of the index leaves its parameters missing
   await write(Object.fromEntries(Object.entries(index.weight_map as Record<string, string>).filter(([, f]) => f.startsWith('model-00001'))));
-  await assert.rejects(loadModel(dir), /index\.json: missing tensors 'model\.layers\.\d/);
+  await assert.rejects(loadModel(dir, { device: TEST_DEVICE }), /index\.json: missing tensors 'model\.layers\.\d/);
 });
 
 test('createModel: Llama-family and GPT-NeoX from a partial config, transformers init, seeded', () => {
   const llama = { model_type: 'llama' as const, vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
-  const a = createModel(llama, { seed: 3 });
+  const a = createModel(llama, { seed: 3, device: TEST_DEVICE });
   // embed + head 2*64*32; per layer q,o 32*32 each, k,v 32*16 each, MLP 3*32*48, two norms of 32; final norm 32
   assert.equal(a.numParameters(), 2 * 64 * 32 + 2 * (2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 48 + 2 * 32) + 32);
-  const b = createModel({ ...llama, model_type: 'qwen2', tie_word_embeddings: true }, { seed: 3 });
+  const b = createModel({ ...llama, model_type: 'qwen2', tie_word_embeddings: true }, { seed: 3, device: TEST_DEVICE });
   // Qwen2: tied head, q/k/v biases
   assert.equal(b.numParameters(), a.numParameters() - 64 * 32 + 2 * (32 + 16 + 16));
-  const neox = createModel({ model_type: 'gpt_neox', vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4 }, { seed: 3 });
+  const neox = createModel({ model_type: 'gpt_neox', vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4 }, { seed: 3, device: TEST_DEVICE });
   assert.equal(neox.numParameters(), 2 * 64 * 32 + (4 * 32 + 3 * 32 * 32 + 3 * 32 + 32 * 32 + 32 + 2 * 32 * 64 + 64 + 32) + 2 * 32);
   for (const m of [a, b, neox]) {
     const [[s]] = sample(m, [[1, 2, 3]], { maxNewTokens: 4, temperature: 0, eosId: null });

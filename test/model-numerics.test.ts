@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { centralDifference } from './finite-difference.js';
 import { createModel, loadModel, readSafetensors, responseLogprobs, saveModel, type CausalLM } from '../src/model/index.js';
 import { autocast, liveTensorCount, noGrad, scope, tensor } from '../src/tensor/index.js';
+import { TEST_DEVICE } from './device.js';
 
 // Fixtures from scripts/torch_reference.py: tiny random GPT-2 / OPT checkpoints in the HF layout and
 // log-probs and gradients computed by an independent PyTorch implementation in float64.
@@ -33,7 +34,7 @@ const ourName = (model: string, n: string) => (model === 'gpt2' && !n.startsWith
 
 for (const name of MODELS) {
   test(`${name}: batched response log-probs match PyTorch to 1e-4 per token`, async () => {
-    const { model } = await loadModel(join(FIX, name));
+    const { model } = await loadModel(join(FIX, name), { device: TEST_DEVICE });
     const exp = expected(name);
     scope(() => {
       const r = noGrad(() => responseLogprobs(model, batchOf(exp.cases)));
@@ -52,7 +53,7 @@ for (const name of MODELS) {
   });
 
   test(`${name}: left-padded forward with an attention mask matches unpadded PyTorch`, async () => {
-    const { model } = await loadModel(join(FIX, name));
+    const { model } = await loadModel(join(FIX, name), { device: TEST_DEVICE });
     const cases = expected(name).cases;
     const seqs = cases.map((c) => [...c.prompt_ids, ...c.response_ids]);
     const L = Math.max(...seqs.map((s) => s.length));
@@ -65,7 +66,7 @@ for (const name of MODELS) {
     }
     scope(() => {
       const { logits } = noGrad(() =>
-        model.forward(tensor(ids, { shape: [seqs.length, L], dtype: 'int64' }), { attentionMask: tensor(mask, { shape: [seqs.length, L], dtype: 'int64' }) }),
+        model.forward(tensor(ids, { shape: [seqs.length, L], dtype: 'int64', device: TEST_DEVICE }), { attentionMask: tensor(mask, { shape: [seqs.length, L], dtype: 'int64', device: TEST_DEVICE }) }),
       );
       const V = logits.shape[2];
       const lsm = logits.logSoftmax(2).toFloat32Array();
@@ -79,7 +80,7 @@ for (const name of MODELS) {
   });
 
   test(`${name}: gradients of the summed log-probs match PyTorch float64`, async () => {
-    const { model } = await loadModel(join(FIX, name));
+    const { model } = await loadModel(join(FIX, name), { device: TEST_DEVICE });
     const exp = expected(name);
     scope(() => {
       responseLogprobs(model, batchOf(exp.cases)).sum.sum().backward();
@@ -98,7 +99,7 @@ for (const name of MODELS) {
 }
 
 test('gradient agrees with central finite differences (float32)', async () => {
-  const { model } = await loadModel(join(FIX, 'gpt2'));
+  const { model } = await loadModel(join(FIX, 'gpt2'), { device: TEST_DEVICE });
   const cases = expected('gpt2').cases.slice(0, 2);
   const loss = () => scope(() => noGrad(() => responseLogprobs(model, batchOf(cases)).sum.sum().item()));
   const params = new Map(model.namedParameters());
@@ -125,7 +126,7 @@ test('gradient agrees with central finite differences (float32)', async () => {
 
 test('bf16 autocast stays within 0.25 nats per token (mean 0.06) of float32', async () => {
   for (const name of MODELS) {
-    const { model } = await loadModel(join(FIX, name));
+    const { model } = await loadModel(join(FIX, name), { device: TEST_DEVICE });
     const batch = batchOf(expected(name).cases);
     scope(() => {
       const f32 = noGrad(() => responseLogprobs(model, batch));
@@ -155,7 +156,7 @@ test('bf16 autocast stays within 0.25 nats per token (mean 0.06) of float32', as
 });
 
 test('save/load round trip: HF names with prefixes, same log-probs; frozen copy shares nothing', async () => {
-  const { model } = await loadModel(join(FIX, 'gpt2'));
+  const { model } = await loadModel(join(FIX, 'gpt2'), { device: TEST_DEVICE });
   const dir = await mkdtemp(join(tmpdir(), 'd2po-model-'));
   await saveModel(dir, model);
   const written = await readSafetensors(join(dir, 'model.safetensors'));
@@ -163,7 +164,7 @@ test('save/load round trip: HF names with prefixes, same log-probs; frozen copy 
   written.forEach((t) => t.dispose());
   assert.ok(names.includes('transformer.h.0.attn.c_attn.weight'));
   assert.ok(!names.some((n) => /\.attn\.(bias|masked_bias)$/.test(n) || n === 'lm_head.weight'), 'buffers and the tied head are not written');
-  const again = (await loadModel(dir)).model;
+  const again = (await loadModel(dir, { device: TEST_DEVICE })).model;
   const batch = batchOf(expected('gpt2').cases);
   const frozen = model.frozenCopy();
   scope(() => {
@@ -183,10 +184,10 @@ test('save/load round trip: HF names with prefixes, same log-probs; frozen copy 
 test('createModel: the reference model of the notes has 3,700,224 parameters; same seed, same weights; no leaks', () => {
   const cfg = { model_type: 'gpt2' as const, vocab_size: 2048, n_positions: 64, n_embd: 256, n_layer: 4, n_head: 4 };
   const before = liveTensorCount();
-  const a = createModel(cfg, { seed: 7 });
+  const a = createModel(cfg, { seed: 7, device: TEST_DEVICE });
   assert.equal(a.numParameters(), 3_700_224);
-  const b = createModel(cfg, { seed: 7 });
-  const c = createModel(cfg, { seed: 8 });
+  const b = createModel(cfg, { seed: 7, device: TEST_DEVICE });
+  const c = createModel(cfg, { seed: 8, device: TEST_DEVICE });
   const w = (m: CausalLM) => m.namedParameters().find(([n]) => n === 'transformer.h.1.attn.c_attn.weight')![1].toFloat32Array();
   assert.deepEqual(w(a), w(b));
   assert.notDeepEqual(w(a), w(c));

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldTable, isOnline, labelVariants, readRunCurve, sharedInitialGold, stat, type RunCurve } from '../src/report/curves.js';
+import { byGoldUsed, fmtStat, goldTable, isOnline, labelVariants, labelsToReach, readRunCurve, sharedInitialGold, stat, type RunCurve } from '../src/report/curves.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { RunStore } from '../src/store/run-store.js';
 
@@ -118,4 +118,19 @@ test('sharedInitialGold: the smallest initial set among online runs; offline run
   assert.equal(sharedInitialGold([run('d2po', 32), run('opo-gold', 16), run('dpo', 64, offline)]), 16);
   assert.deepEqual([run('d2po', 32), run('dpo', 64, offline)].map(isOnline), [true, false]);
   assert.equal(sharedInitialGold([run('dpo', 64, offline)]), 0);
+});
+
+test("labelsToReach: online gold to reach the same seed's OPO-gold final reward, and the ratio", () => {
+  // initial 32; OPO-gold ends at 2.0 after 32 online labels
+  const opo = [curve('opo-gold', 0, [[0, 32, 1], [1, 48, 1.5], [2, 64, 2]]), curve('opo-gold', 1, [[0, 32, 1], [2, 64, 3]])];
+  const d2po = [curve('d2po', 0, [[0, 32, 1], [8, 40, 2.1], [16, 64, 2.5]]), curve('d2po', 1, [[0, 32, 1], [16, 64, 2.9]])];
+  const offline = curve('dpo', 0, [[0, 64, 5]], { budget: { gold: 64, initial: 'all', rounds: 0 } });
+  const r = labelsToReach([...opo, ...d2po, offline], 'opo-gold');
+  assert.deepEqual(
+    r.map((x) => [x.label, x.seed, x.needed, x.ratio]),
+    [
+      ['d2po', 0, 8, 4],
+      ['d2po', 1, null, null],
+    ],
+  );
 });

@@ -51,6 +51,13 @@ test('a sweep runs every job from shared warm starts, writes the report, and kee
       off.close();
     }
   }
+  const plan = await d2po([...args, '--dry-run']);
+  assert.match(plan.stdout, /estimated wall time: 0 s for 4 runs/, 'finished runs cost nothing more');
+  // a sweep of another method from the same warm starts pays only its online part
+  const other = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--out', join(out, '..', 'variant'), '--warm-cache', join(out, 'warm-starts'), '--dry-run', ...small]);
+  const fresh = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--out', join(out, '..', 'fresh'), '--dry-run', ...small]);
+  const seconds = (text: string) => Number(/d2po-online4-seed0\s+~(\d+) s/.exec(text)?.[1]);
+  assert.ok(seconds(other.stdout) < seconds(fresh.stdout), `cached initial set and warm policy are not paid again: ${seconds(other.stdout)} s < ${seconds(fresh.stdout)} s`);
   const again = await d2po(args);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /0 ran, 4 kept, 0 failed/);

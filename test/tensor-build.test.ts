@@ -82,3 +82,19 @@ test('gen-ops reads later libtorch spellings (at:: prefixes, std::optional)', ()
   assert.equal(r.status, 0, r.stderr);
   assert.match(readFileSync(out, 'utf8'), /at::_ops::layer_norm::call\(a0, c10::fromIntArrayRef\(a1\), a2, a3, a4, a5\)/);
 });
+
+test('check-libtorch: a CUDA libtorch (a wheel\'s torch/ folder) links libtorch_cuda and libc10_cuda, with an rpath', () => {
+  const found0 = findLibtorch({ libtorch: '' });
+  const dir = join(tmp, 'torch-cuda');
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  mkdirSync(join(dir, 'share', 'cmake', 'Torch'), { recursive: true });
+  symlinkSync(found0.headerDir, join(dir, 'include'));
+  for (const lib of ['libtorch.so', 'libtorch_cpu.so', 'libc10.so', 'libtorch_cuda.so', 'libc10_cuda.so']) writeFileSync(join(dir, 'lib', lib), '');
+  writeFileSync(join(dir, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'), 'set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=0")\n');
+  const v = gypValues(findLibtorch({ libtorch: dir }));
+  assert.equal(v.cuda, true);
+  // inside --no-as-needed: nothing references them, but their initialisers register the CUDA kernels
+  assert.match(v.libraries, /-Wl,--no-as-needed -ltorch -ltorch_cpu -ltorch_cuda -lc10 -lc10_cuda -Wl,--as-needed/);
+  assert.equal(v.rpath, `-Wl,-rpath,${join(dir, 'lib')}`);
+  assert.equal(v.defines, '_GLIBCXX_USE_CXX11_ABI=0');
+});

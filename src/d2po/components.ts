@@ -7,11 +7,11 @@ import { PpoTrainer } from '../train/ppo.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { BowDiscriminator } from './bow-discriminator.js';
 import type { BudgetPlan } from './budget.js';
-import { ConfigError, type RunConfig } from './config.js';
+import { ConfigError, loraSpecOf, preferenceOptions, type RunConfig } from './config.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, type Discriminator } from './discriminator.js';
 import { trainedFiles } from './optimizer-state.js';
 import { DpoUpdater, PpoUpdater, type PolicyUpdater } from './policy-updater.js';
-import { FrozenLogprobs, PreferenceTrainer, type PreferenceOptions } from './preference-trainer.js';
+import { FrozenLogprobs, PreferenceTrainer } from './preference-trainer.js';
 import { TextCodec } from './rollout.js';
 import { selectForGold, type Candidate } from './selection.js';
 
@@ -42,18 +42,6 @@ export function checkpointFiles(c: RunConfig): string[] {
   return files;
 }
 
-/** The run's LoRA settings as adapters take them, or null when LoRA is off. */
-export function loraSpecOf(c: RunConfig): LoraSpec | null {
-  const l = c.lora;
-  return l.r > 0 ? { r: l.r, alpha: l.alpha, dropout: l.dropout, targets: l.targets, rslora: false } : null;
-}
-
-/** The policy's DPO-family settings (PPO runs warm-start their policy with DPO). */
-export function preferenceOptions(c: RunConfig): PreferenceOptions {
-  const p = c.policy;
-  return { loss: p.loss === 'ppo' ? 'dpo' : p.loss, beta: p.beta, labelSmoothing: p.labelSmoothing, lr: p.lr, weightDecay: p.weightDecay, maxGradNorm: p.maxGradNorm };
-}
-
 /**
  * Loads the policy (with LoRA adapters when asked) and its reference, and builds the
  * discriminator, the policy updater and the gold selection the config names, in a fixed
@@ -72,6 +60,7 @@ export async function buildComponents(c: RunConfig, store: RunStore, plan: Budge
     const policy = base.model;
     held.push(policy);
     policy.train(false);
+    policy.gradCheckpointing = c.gradCheckpoint;
     const lora = loraSpecOf(c);
     if (lora) attachNewAdapter(policy, lora, hashSeed(c.seed, S.lora), 'lora.targets');
     // with LoRA the reference is the same weights without the adapters: no second copy

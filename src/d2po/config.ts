@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseGoldConfig } from '../gold/config.js';
 import { DEFAULT_USER_CALL_TIMEOUT_MS } from '../tasks/user-call.js';
 import { MAX_SEED } from '../util/rng.js';
+import type { LoraSpec } from '../model/index.js';
+import type { PreferenceOptions } from './preference-trainer.js';
 
 /** The eight rows of the paper's Table 1, by name. */
 export const METHODS = [
@@ -61,6 +63,12 @@ export const runConfigSchema = z.strictObject({
   autocast: z.boolean(),
   /** how model weights are held (policy, reference, discriminator backbones); runs stored before the field held fp32 */
   dtype: z.enum(['fp32', 'bf16']).default('fp32'),
+  /**
+   * gradient checkpointing of the policy: each decoder layer recomputed in the backward pass
+   * instead of keeping its activations (less memory, one more forward pass of time per step); runs
+   * stored before the field existed had it off
+   */
+  gradCheckpoint: z.boolean().default(false),
   /** passed to createGoldSource; `{type:'task'}` = the task's gold reward */
   gold: z.looseObject({ type: z.string().min(1) }),
   budget: z.strictObject({
@@ -312,4 +320,16 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
 /** The initial gold set size with 'all' resolved. */
 export function initialGold(c: RunConfig): number {
   return c.budget.initial === 'all' ? c.budget.gold : c.budget.initial;
+}
+
+/** The run's LoRA settings as adapters take them, or null when LoRA is off. */
+export function loraSpecOf(c: RunConfig): LoraSpec | null {
+  const l = c.lora;
+  return l.r > 0 ? { r: l.r, alpha: l.alpha, dropout: l.dropout, targets: l.targets, rslora: false } : null;
+}
+
+/** The policy's DPO-family settings (PPO runs warm-start their policy with DPO). */
+export function preferenceOptions(c: RunConfig): PreferenceOptions {
+  const p = c.policy;
+  return { loss: p.loss === 'ppo' ? 'dpo' : p.loss, beta: p.beta, labelSmoothing: p.labelSmoothing, lr: p.lr, weightDecay: p.weightDecay, maxGradNorm: p.maxGradNorm };
 }

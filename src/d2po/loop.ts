@@ -8,15 +8,15 @@ import { RunStore, type PairRecord } from '../store/run-store.js';
 import type { ProgressListener } from '../util/progress-events.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { processAlive, processStartTime } from '../util/process-alive.js';
-import { validateConfig, type RunConfig } from './config.js';
+import { preferenceOptions, validateConfig, type RunConfig } from './config.js';
 import { resolveMaxNewTokens } from './response-length.js';
 import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resume-point.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, meanMargin, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
-import { examplesOf, goldKey, holdOut, initialSet, initialSetKey, warmDiscriminator, warmPolicy, type InitialSetSpec } from './warm-start.js';
+import { examplesOf, holdOut, initialSet, warmDiscriminator, warmPolicy, warmStartPlan } from './warm-start.js';
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
-import { S, buildComponents, checkpointFiles, loraSpecOf, preferenceOptions, type RunComponents } from './components.js';
+import { S, buildComponents, checkpointFiles, type RunComponents } from './components.js';
 import type { Discriminator } from './discriminator.js';
 import type { PrefExample } from './preference-trainer.js';
 import { rollouts, type Rollout } from './rollout.js';
@@ -158,21 +158,13 @@ class Run {
     const { c, plan, store } = this;
     if (plan.initial > 0) {
       const t0 = Date.now();
-      const r = c.rollout;
-      const spec: InitialSetSpec = {
-        task: c.task,
-        model: this.modelFingerprint,
-        seed: this.seed,
-        rollout: { maxNewTokens: this.parts.codec.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
-        ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}),
-      };
-      const gk = goldKey(c.task, c.gold);
+      const wp = warmStartPlan(c, { model: this.modelFingerprint, disc: this.discFingerprint, maxNewTokens: this.parts.codec.maxNewTokens, initial: plan.initial });
       const { gold, reused } = await initialSet({
         store,
         gold: this.o.gold,
-        goldKey: gk,
+        goldKey: wp.goldKey,
         cache: this.cache,
-        spec,
+        spec: wp.spec,
         n: plan.initial,
         incarnation: this.incarnation,
         model: this.parts.ref,
@@ -187,29 +179,28 @@ class Run {
         'time/gold': (Date.now() - t0) / 1000,
         'warm/reused_labels': reused,
       });
-      const parts: Record<string, string> = { initialSet: initialSetKey(spec, plan.initial, gk) };
+      const parts: Record<string, string> = { initialSet: wp.setKey };
       const split = holdOut(decided, c.init.holdout, this.seed);
       const train = examplesOf(split.train);
       const heldOut = examplesOf(split.heldOut);
-      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed, ...(c.dtype === 'bf16' ? { dtype: c.dtype } : {}) };
+      const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
       const inputs = { cache: this.cache, setKey: parts.initialSet, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
-      if (this.disc?.trainsOnGold && c.init.discriminatorEpochs > 0) {
-        const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ...d } = c.discriminator;
+      if (this.disc && wp.discriminator) {
         const w = await warmDiscriminator({
           ...inputs,
           disc: this.disc,
-          // adapters on the backbone change what is trained and stored: part of the key, when on
-          describe: { ...d, backbone: this.discFingerprint, ...(c.lora.discriminator ? { lora: loraSpecOf(c) } : {}) },
+          what: wp.discriminator,
           s: { ...s, maxEpochs: c.init.discriminatorEpochs },
         });
         this.recordGoldUses(split.train, 'discriminator', 0, w.metrics['warm/disc_epochs']);
         store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0 });
         parts.discriminator = w.key;
       }
-      if (c.init.warmPolicy && c.init.policyEpochs > 0) {
+      if (wp.policy) {
         const w = await warmPolicy({
           ...inputs,
+          what: wp.policy,
           policy: this.parts.policy,
           baseModel: c.model,
           refLp: this.parts.refLp,

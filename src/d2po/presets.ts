@@ -11,6 +11,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   task: '',
   model: '',
   chatTemplate: false,
+  gradCheckpoint: false,
   out: '',
   seed: 0,
   device: 'cpu',

@@ -54,7 +54,12 @@ export class WarmCache {
   }
 
   has(kind: string, key: string): boolean {
-    return existsSync(join(this.path(kind, key), 'key.json'));
+    return WarmCache.holds(this.dir, kind, key);
+  }
+
+  /** Whether the cache folder `dir` holds an artifact, without creating anything (a dry run looks, never writes). */
+  static holds(dir: string, kind: string, key: string): boolean {
+    return existsSync(join(dir, kind, key, 'key.json'));
   }
 
   /**

@@ -7,6 +7,7 @@ import type { CausalLM } from '../model/index.js';
 import type { GoldAnswer, PairRecord, RunStore } from '../store/run-store.js';
 import { redactSecrets } from '../util/secrets.js';
 import { Rng, hashSeed } from '../util/rng.js';
+import { loraSpecOf, preferenceOptions, type RunConfig } from './config.js';
 import type { Discriminator } from './discriminator.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { INITIAL_CHUNK, chunksFor, sampleInitialChunk } from './initial-set.js';
@@ -42,6 +43,55 @@ export function goldKey(task: string, gold: object): string {
 /** Content address of the first n labelled pairs of an initial set. */
 export function initialSetKey(spec: InitialSetSpec, n: number, gold: string): string {
   return contentKey({ what: 'initial-set', chunks: Array.from({ length: chunksFor(n) }, (_, c) => chunkKey(spec, c)), n, gold });
+}
+
+/** Content keys of a warm start's parts (`what` of the policy and discriminator: key = warmKey(kind, what)). */
+export interface WarmStartPlan {
+  spec: InitialSetSpec;
+  goldKey: string;
+  /** the labelled initial set of n pairs */
+  setKey: string;
+  /** keys of the initial-set chunks the set is made of */
+  chunkKeys: string[];
+  policy: object | null;
+  discriminator: object | null;
+}
+
+/** A warm policy's or discriminator's cache key from what produced it. */
+export function warmKey(kind: 'warm-policy' | 'warm-discriminator', what: object): string {
+  return contentKey({ what: kind, ...what });
+}
+
+/**
+ * Everything that fixes a run's warm start, from its config and the fingerprints of its model
+ * folders: the run computes its cache keys from this, and a sweep's estimate looks them up.
+ * Fields added later enter a key only when set otherwise than before (dtype bf16, LoRA), so that
+ * earlier caches stay valid.
+ */
+export function warmStartPlan(c: RunConfig, f: { model: string; disc: string; maxNewTokens: number; initial: number }): WarmStartPlan {
+  const r = c.rollout;
+  const bf16 = c.dtype === 'bf16' ? { dtype: 'bf16' as const } : {};
+  const spec: InitialSetSpec = {
+    task: c.task,
+    model: f.model,
+    seed: c.seed,
+    rollout: { maxNewTokens: f.maxNewTokens, minNewTokens: r.minNewTokens, temperature: r.temperature, topK: r.topK, topP: r.topP },
+    ...bf16,
+  };
+  const gk = goldKey(c.task, c.gold);
+  const setKey = initialSetKey(spec, f.initial, gk);
+  const s = { holdout: c.init.holdout, autocast: c.autocast, seed: c.seed, ...bf16 };
+  const lora = loraSpecOf(c);
+  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ...d } = c.discriminator;
+  const hasDisc = d.kind !== 'none' && d.kind !== 'self' && c.init.discriminatorEpochs > 0;
+  // what is trained and stored with adapters is the adapter: their settings are part of the key
+  const discriminator = hasDisc
+    ? { set: setKey, disc: { ...d, backbone: f.disc, ...(c.lora.discriminator && lora ? { lora } : {}) }, ...s, maxEpochs: c.init.discriminatorEpochs }
+    : null;
+  const p = c.policy;
+  const opts = { ...preferenceOptions(c), lr: c.init.policyLr };
+  const policy = c.init.warmPolicy && c.init.policyEpochs > 0 ? { set: setKey, opts, batchSize: p.batchSize, ...s, maxEpochs: c.init.policyEpochs, ...(lora ? { lora } : {}) } : null;
+  return { spec, goldKey: gk, setKey, chunkKeys: Array.from({ length: chunksFor(f.initial) }, (_, i) => chunkKey(spec, i)), policy, discriminator };
 }
 
 const INIT_ID = /-init-(\d+)$/;
@@ -236,8 +286,6 @@ export interface WarmSettings {
   holdout: number;
   autocast: boolean;
   seed: number;
-  /** how the weights are held, when not float32 (absent for float32, so older keys stay valid) */
-  dtype?: 'bf16';
 }
 
 /** Metrics without NaN entries (an epoch count of 0, no held-out set): nothing to log for those. */
@@ -251,13 +299,13 @@ function finiteOnly(m: Record<string, number>): Record<string, number> {
  */
 async function cached(
   cache: WarmCache | null,
-  kind: string,
+  kind: 'warm-policy' | 'warm-discriminator',
   what: object,
   train: () => Promise<Record<string, number>>,
   save: (dir: string) => Promise<void>,
   load: (dir: string) => Promise<void>,
 ): Promise<{ key: string; metrics: Record<string, number>; reused: boolean }> {
-  const key = contentKey({ what: kind, ...what });
+  const key = warmKey(kind, what);
   if (!cache) return { key, metrics: finiteOnly(await train()), reused: false };
   return cache.withLock(key, async () => {
     if (cache.has(kind, key)) {
@@ -282,13 +330,11 @@ export async function warmPolicy(
     refLp: FrozenLogprobs;
     opts: PreferenceOptions;
     batchSize: number;
+    /** what fixes the result (WarmStartPlan.policy) */
+    what: object;
   },
 ): Promise<{ key: string; metrics: Record<string, number>; reused: boolean }> {
-  const { train, heldOut } = d;
-  // with LoRA what is trained and stored is the adapter, so its settings are part of the key;
-  // without it the key is what it was before adapters existed, so earlier caches stay valid
-  const lora = d.policy.adapter?.spec;
-  const what = { set: d.setKey, opts: d.opts, batchSize: d.batchSize, ...d.s, ...(lora ? { lora } : {}) };
+  const { train, heldOut, what } = d;
   // as the run's checkpoints store the policy: the adapter alone with LoRA, else the whole model
   const savePolicy = (dir: string) => saveTrained(join(dir, 'policy'), d.policy, { baseModel: d.baseModel });
   const loadPolicy = (dir: string) => restoreTrained(join(dir, 'policy'), d.policy);
@@ -344,8 +390,8 @@ export async function warmPolicy(
 export async function warmDiscriminator(
   d: WarmInputs & {
     disc: Discriminator;
-    /** everything about the discriminator that fixes what it learns */
-    describe: object;
+    /** what fixes the result (WarmStartPlan.discriminator) */
+    what: object;
   },
 ): Promise<{ key: string; metrics: Record<string, number>; reused: boolean }> {
   const { train, heldOut } = d;
@@ -354,7 +400,7 @@ export async function warmDiscriminator(
   return cached(
     d.cache,
     'warm-discriminator',
-    { set: d.setKey, disc: d.describe, ...d.s },
+    d.what,
     async (): Promise<Record<string, number>> => {
       let e = 0;
       const t0 = performance.now();

@@ -1,6 +1,7 @@
 import {
   arange,
   cat,
+  checkpoint,
   dropout,
   linear,
   manualSeed,
@@ -71,6 +72,11 @@ export interface CausalLM {
   parameters(): Tensor[];
   train(on?: boolean): void;
   readonly training: boolean;
+  /**
+   * Gradient checkpointing: in a forward pass under grad, each decoder layer keeps only its input
+   * and is recomputed in the backward pass (less memory, about one more forward pass of time).
+   */
+  gradCheckpointing: boolean;
   /** own storage, no gradients; an attached adapter is copied too */
   frozenCopy(): CausalLM;
   /** the LoRA adapter applied in every projection, or null */
@@ -310,6 +316,7 @@ export abstract class DecoderModel implements CausalLM {
   readonly contextLength: number;
   readonly hiddenSize: number;
   protected isTraining = false;
+  gradCheckpointing = false;
   /** projection weights are stored [in, out] (GPT-2's Conv1D) rather than torch's [out, in] */
   protected readonly fanInFanOut: boolean = false;
   private disposed = false;
@@ -350,6 +357,14 @@ export abstract class DecoderModel implements CausalLM {
     this.tracer?.(module, w);
     const y = this.fanInFanOut ? conv1d(x, w, b) : linear(x, w, b);
     return this.lora ? this.lora.apply(module, x, y, this.isTraining) : y;
+  }
+
+  /**
+   * One decoder layer, body(x), checkpointed when gradCheckpointing is on (in training mode its
+   * random draws, dropout, are replayed exactly in the recomputation).
+   */
+  protected layer(x: Tensor, body: (x: Tensor) => Tensor): Tensor {
+    return this.gradCheckpointing ? checkpoint(body, x, { random: this.isTraining }) : body(x);
   }
 
   get training(): boolean {

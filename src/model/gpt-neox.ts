@@ -77,14 +77,16 @@ export class GptNeox extends DecoderModel {
     let x = drop(embedding(this.p('gpt_neox.embed_in.weight'), inputIds));
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `gpt_neox.layers.${i}.`;
-      const qkv = this.proj(ln(x, l + 'input_layernorm'), l + 'attention.query_key_value');
-      // [B, T, H * (q, k, v) * hd] -> 3 x [B, H, T, hd]
-      const [q, k, v] = qkv.view([B, T, H, 3, this.headDim]).permute([3, 0, 2, 1, 4]).unbind(0);
-      const y = attend(applyRotary(q, rope).mul(scale), applyRotary(k, rope), v, bias, i, cache, c.attention_dropout, this.isTraining);
-      const attnOut = drop(this.proj(mergeHeads(y), l + 'attention.dense'));
-      const h = x.add(attnOut);
-      const m = ln(c.use_parallel_residual ? x : h, l + 'post_attention_layernorm');
-      x = h.add(drop(this.proj(activation(c.hidden_act, this.proj(m, l + 'mlp.dense_h_to_4h')), l + 'mlp.dense_4h_to_h')));
+      x = this.layer(x, (x) => {
+        const qkv = this.proj(ln(x, l + 'input_layernorm'), l + 'attention.query_key_value');
+        // [B, T, H * (q, k, v) * hd] -> 3 x [B, H, T, hd]
+        const [q, k, v] = qkv.view([B, T, H, 3, this.headDim]).permute([3, 0, 2, 1, 4]).unbind(0);
+        const y = attend(applyRotary(q, rope).mul(scale), applyRotary(k, rope), v, bias, i, cache, c.attention_dropout, this.isTraining);
+        const attnOut = drop(this.proj(mergeHeads(y), l + 'attention.dense'));
+        const h = x.add(attnOut);
+        const m = ln(c.use_parallel_residual ? x : h, l + 'post_attention_layernorm');
+        return h.add(drop(this.proj(activation(c.hidden_act, this.proj(m, l + 'mlp.dense_h_to_4h')), l + 'mlp.dense_4h_to_h')));
+      });
     }
     if (cache) cache.length += T;
     return ln(x, 'gpt_neox.final_layer_norm');

@@ -88,17 +88,19 @@ export class Gpt2 extends DecoderModel {
     x = maybeDropout(x, c.embd_pdrop, this.isTraining);
     for (let i = 0; i < c.n_layer; i++) {
       const h = `transformer.h.${i}.`;
-      const a = layerNorm(x, [D], this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias'), eps);
-      const qkv = this.proj(a, h + 'attn.c_attn');
-      // [B,T,3D] -> 3 x [B,H,T,hd] in three view ops
-      const [q0, k, v] = qkv.view([B, T, 3, c.n_head, this.headDim]).permute([2, 0, 3, 1, 4]).unbind(0);
-      const q = q0.mul(scale);
-      const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attn_pdrop, this.isTraining));
-      x = x.add(maybeDropout(this.proj(y, h + 'attn.c_proj'), c.resid_pdrop, this.isTraining));
-      const m = layerNorm(x, [D], this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias'), eps);
-      const f = activation(c.activation_function, this.proj(m, h + 'mlp.c_fc'));
-      const out = this.proj(f, h + 'mlp.c_proj');
-      x = x.add(maybeDropout(out, c.resid_pdrop, this.isTraining));
+      x = this.layer(x, (x) => {
+        const a = layerNorm(x, [D], this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias'), eps);
+        const qkv = this.proj(a, h + 'attn.c_attn');
+        // [B,T,3D] -> 3 x [B,H,T,hd] in three view ops
+        const [q0, k, v] = qkv.view([B, T, 3, c.n_head, this.headDim]).permute([2, 0, 3, 1, 4]).unbind(0);
+        const q = q0.mul(scale);
+        const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attn_pdrop, this.isTraining));
+        x = x.add(maybeDropout(this.proj(y, h + 'attn.c_proj'), c.resid_pdrop, this.isTraining));
+        const m = layerNorm(x, [D], this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias'), eps);
+        const f = activation(c.activation_function, this.proj(m, h + 'mlp.c_fc'));
+        const out = this.proj(f, h + 'mlp.c_proj');
+        return x.add(maybeDropout(out, c.resid_pdrop, this.isTraining));
+      });
     }
     if (cache) cache.length += T;
     return layerNorm(x, [D], this.p('transformer.ln_f.weight'), this.p('transformer.ln_f.bias'), eps);

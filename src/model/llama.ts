@@ -65,14 +65,16 @@ export class Llama extends DecoderModel {
     let x = embedding(this.p('model.embed_tokens.weight'), inputIds);
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `model.layers.${i}.`;
-      const a = norm(x, l + 'input_layernorm');
-      const q = applyRotary(splitHeads(this.proj(a, l + 'self_attn.q_proj'), c.num_attention_heads), rope).mul(scale);
-      const k = applyRotary(splitHeads(this.proj(a, l + 'self_attn.k_proj'), c.num_key_value_heads), rope);
-      const v = splitHeads(this.proj(a, l + 'self_attn.v_proj'), c.num_key_value_heads);
-      const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attention_dropout, this.isTraining));
-      x = x.add(this.proj(y, l + 'self_attn.o_proj'));
-      const m = norm(x, l + 'post_attention_layernorm');
-      x = x.add(this.proj(this.proj(m, l + 'mlp.gate_proj').silu().mul(this.proj(m, l + 'mlp.up_proj')), l + 'mlp.down_proj'));
+      x = this.layer(x, (x) => {
+        const a = norm(x, l + 'input_layernorm');
+        const q = applyRotary(splitHeads(this.proj(a, l + 'self_attn.q_proj'), c.num_attention_heads), rope).mul(scale);
+        const k = applyRotary(splitHeads(this.proj(a, l + 'self_attn.k_proj'), c.num_key_value_heads), rope);
+        const v = splitHeads(this.proj(a, l + 'self_attn.v_proj'), c.num_key_value_heads);
+        const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attention_dropout, this.isTraining));
+        const h = x.add(this.proj(y, l + 'self_attn.o_proj'));
+        const m = norm(h, l + 'post_attention_layernorm');
+        return h.add(this.proj(this.proj(m, l + 'mlp.gate_proj').silu().mul(this.proj(m, l + 'mlp.up_proj')), l + 'mlp.down_proj'));
+      });
     }
     if (cache) cache.length += T;
     return norm(x, 'model.norm');

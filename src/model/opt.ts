@@ -101,17 +101,19 @@ export class Opt extends DecoderModel {
     const scale = 1 / Math.sqrt(this.headDim);
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `${d}layers.${i}.`;
-      const a = pre ? ln(x, l + 'self_attn_layer_norm') : x;
-      const q = splitHeads(this.proj(a, l + 'self_attn.q_proj').mul(scale), H);
-      const k = splitHeads(this.proj(a, l + 'self_attn.k_proj'), H);
-      const v = splitHeads(this.proj(a, l + 'self_attn.v_proj'), H);
-      const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attention_dropout, this.isTraining));
-      x = x.add(maybeDropout(this.proj(y, l + 'self_attn.out_proj'), c.dropout, this.isTraining));
-      if (!pre) x = ln(x, l + 'self_attn_layer_norm');
-      const m = pre ? ln(x, l + 'final_layer_norm') : x;
-      const f = this.proj(activation(c.activation_function, this.proj(m, l + 'fc1')), l + 'fc2');
-      x = x.add(maybeDropout(f, c.dropout, this.isTraining));
-      if (!pre) x = ln(x, l + 'final_layer_norm');
+      x = this.layer(x, (x) => {
+        const a = pre ? ln(x, l + 'self_attn_layer_norm') : x;
+        const q = splitHeads(this.proj(a, l + 'self_attn.q_proj').mul(scale), H);
+        const k = splitHeads(this.proj(a, l + 'self_attn.k_proj'), H);
+        const v = splitHeads(this.proj(a, l + 'self_attn.v_proj'), H);
+        const y = mergeHeads(attend(q, k, v, bias, i, cache, c.attention_dropout, this.isTraining));
+        x = x.add(maybeDropout(this.proj(y, l + 'self_attn.out_proj'), c.dropout, this.isTraining));
+        if (!pre) x = ln(x, l + 'self_attn_layer_norm');
+        const m = pre ? ln(x, l + 'final_layer_norm') : x;
+        const f = this.proj(activation(c.activation_function, this.proj(m, l + 'fc1')), l + 'fc2');
+        x = x.add(maybeDropout(f, c.dropout, this.isTraining));
+        return pre ? x : ln(x, l + 'final_layer_norm');
+      });
     }
     if (cache) cache.length += T;
     if (hasFinalNorm(c)) x = ln(x, d + 'final_layer_norm');

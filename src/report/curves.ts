@@ -90,6 +90,32 @@ export function sharedInitialGold(runs: RunCurve[]): number {
   return online.length ? Math.min(...online) : 0;
 }
 
+/** How many online gold labels a run needed to reach a reward, or null when it never did. */
+export function onlineGoldToReach(run: RunCurve, reward: number): number | null {
+  const e = run.evals.find((p) => (p.metrics['eval/reward'] ?? -Infinity) >= reward);
+  return e ? e.goldUsed - run.goldInitial : null;
+}
+
+/**
+ * The paper's headline, per group and seed: the online gold labels a group's run needed to
+ * reach the final reward of the reference group's run of the same seed (OPO-gold), and the
+ * ratio of the reference's online gold to that (3 = a third of the labels). Only online groups
+ * other than the reference; a seed without both runs is left out; null = never reached.
+ */
+export function labelsToReach(runs: RunCurve[], reference: string): { label: string; seed: number; target: number; needed: number | null; ratio: number | null }[] {
+  const ref = new Map(runs.filter((r) => r.label === reference && r.evals.length).map((r) => [r.seed, r]));
+  return runs
+    .filter((r) => r.label !== reference && isOnline(r) && ref.has(r.seed))
+    .map((r) => {
+      const o = ref.get(r.seed)!;
+      const last = o.evals.at(-1)!;
+      const target = last.metrics['eval/reward'];
+      const needed = onlineGoldToReach(r, target);
+      const refGold = last.goldUsed - o.goldInitial;
+      return { label: r.label, seed: r.seed, target, needed, ratio: needed === null ? null : refGold / Math.max(1, needed) };
+    });
+}
+
 /** Fields that differ between seeds of one experiment without making it another variant. */
 const NOT_VARIANT = new Set(['seed', 'out', 'threads', 'device', 'eval.every', 'checkpoint.every']);
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldRows, isOnline, labelVariants, sharedInitialGold, stat, type RunCurve } from './curves.js';
+import { byGoldUsed, fmtStat, goldRows, isOnline, labelVariants, labelsToReach, sharedInitialGold, stat, type RunCurve } from './curves.js';
 import { lineChartSpec, renderSvg, svgToPng, type ChartOptions, type Series } from './plot.js';
 import { mdText, sectionsMarkdown, type Section } from './markdown.js';
 import { reportHtml } from './html.js';
@@ -90,6 +90,22 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
     return [m, fmtStat(stat(f)), f.map((v) => v.toFixed(2)).join(', ')];
   });
   sections.push({ title: 'Final dev gold reward', table: { head: ['method', 'mean ± sd', 'per seed'], rows: finals } });
+
+  // the paper's headline: online gold to reach OPO-gold's final reward, seed by seed
+  const reach = labelsToReach(runs, 'opo-gold');
+  if (reach.length) {
+    const rows = [...new Set(reach.map((x) => x.label))].map((label) => {
+      const mine = reach.filter((x) => x.label === label);
+      const ratios = mine.map((x) => x.ratio).filter((v): v is number => v !== null);
+      const perSeed = mine.map((x) => `${x.seed}: ${x.needed === null ? 'not reached' : x.needed} (${x.target.toFixed(2)})`).join(', ');
+      return [label, `${ratios.length} of ${mine.length}`, ratios.length ? fmtStat(stat(ratios)) : '-', perSeed];
+    });
+    sections.push({
+      title: "Online gold to reach OPO-gold's final reward",
+      table: { head: ['method', 'seeds that reach it', "OPO-gold's online gold / this method's (mean ± sd over those seeds)", 'per seed: online gold needed (target reward)'], rows },
+      note: "Each seed's target is the final dev reward of OPO-gold's run of the same seed; a method reaches it at its first evaluation at or above it. A ratio of 3 means a third of OPO-gold's online labels.",
+    });
+  }
 
   // the paper's Figures 5 and 6: the discriminator's and the policy's accuracy on current-policy pairs
   const acc = byStep(runs, 'eval/disc_acc');

@@ -14,7 +14,10 @@ export interface RunSummary {
   task: string;
   /** config.seed; null where the run holds no config */
   seed: number | null;
-  /** content hash of the shared warm start the run reused (meta warm_start); null when it made its own */
+  /**
+   * content hash of the run's warm start (its initial set, warm policy and discriminator; meta
+   * warm_start): runs with equal hashes started from the same bytes; null without an initial set
+   */
   warm_start: string | null;
   step: number;
   steps: number;
@@ -31,6 +34,8 @@ export interface RunSummary {
   started_at: string | null;
   updated_at: string | null;
   last_eval: { step: number; gold_used: number; metrics: Record<string, number> } | null;
+  /** the warm start's metrics (warm/*: held-out accuracy per epoch, epochs kept, reuse, cost); null without one */
+  warm: Record<string, number> | null;
 }
 
 /** The summary of one run folder; a folder that cannot be read is a `broken` run with the reason, never an error. */
@@ -59,6 +64,7 @@ export function summarizeRun(dir: string): RunSummary {
       started_at: null,
       updated_at: null,
       last_eval: null,
+      warm: null,
     };
   }
 }
@@ -101,6 +107,7 @@ function readSummary(dir: string): RunSummary {
       started_at: iso('started_at'),
       updated_at: iso('updated_at'),
       last_eval: last ? { step: last.step, gold_used: last.goldUsed, metrics: last.values } : null,
+      warm: store.lastMetrics('warm/')?.values ?? null,
     };
   } finally {
     store.close();

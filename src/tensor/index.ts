@@ -13,3 +13,4 @@ export {
 } from './modes.js';
 export { trimHeap, heapStats, type HeapStats } from './heap.js';
 export { AdamW, clipGradNorm, type AdamWOpts, type OptimizerState } from './optim.js';
+export { checkpoint, pendingCheckpoints, type CheckpointOptions } from './checkpoint.js';

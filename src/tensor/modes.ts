@@ -52,12 +52,24 @@ export function isGradEnabled(): boolean {
  * inside an enclosing autocast region. Synchronous fn only.
  */
 export function autocast<T>(fn: () => T, opts?: { dtype?: 'bfloat16'; enabled?: boolean }): T {
-  const prev = N.autocastEnter(dtypeCode(opts?.dtype ?? 'bfloat16'), opts?.enabled ?? true);
+  const state = { dtype: opts?.dtype ?? 'bfloat16', enabled: opts?.enabled ?? true } as const;
+  const prev = N.autocastEnter(dtypeCode(state.dtype), state.enabled);
+  autocastStack.push(state);
   try {
     return syncOnly('autocast', fn());
   } finally {
+    autocastStack.pop();
     N.autocastExit(prev[0], prev[1], prev[2], prev[3]);
   }
+}
+
+// the regions autocast() has entered, innermost last (gradient checkpointing replays a forward
+// pass in the state it first ran in)
+const autocastStack: { dtype: 'bfloat16'; enabled: boolean }[] = [];
+
+/** The innermost autocast() region's settings; { enabled: false } outside any. */
+export function autocastState(): { dtype: 'bfloat16'; enabled: boolean } {
+  return autocastStack[autocastStack.length - 1] ?? { dtype: 'bfloat16', enabled: false };
 }
 
 /**

@@ -62,7 +62,8 @@ export const blasEnv = configureBlasEnv();
 process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
 
 function load(): Native {
-  const path = fileURLToPath(new URL('../../build/Release/d2po.node', import.meta.url));
+  // D2PO_ADDON: an addon built elsewhere (scripts/gpu-check.sh builds one against a CUDA libtorch beside build/)
+  const path = process.env.D2PO_ADDON || fileURLToPath(new URL('../../build/Release/d2po.node', import.meta.url));
   if (!existsSync(path)) {
     throw new Error(
       `d2po: the libtorch addon is not built (${path} is missing). Run \`npm run install\` ` +

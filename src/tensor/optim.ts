@@ -97,7 +97,9 @@ export class AdamW {
       }
       const list = m[1] === 'exp_avg' ? this.expAvg : this.expAvgSq;
       list[i]?.dispose();
-      list[i] = scope(() => noGrad(() => src.to(this.params[i].dtype).clone())).keep();
+      // saved state is read onto the CPU; a parameter on a GPU needs its state there too
+      const p = this.params[i];
+      list[i] = scope(() => noGrad(() => src.to(p.dtype).toDevice(p.device).clone())).keep();
     }
     this.stepCount = s.step;
   }

@@ -1,5 +1,6 @@
 import { dtypeCode, dtypeName, type Device, type DType } from './dtype.js';
 import { N, ops, type Handle } from './native.js';
+import { backwardCheckpoints } from './checkpoint.js';
 import { track } from './scope.js';
 
 type Dims = number | number[];
@@ -58,6 +59,7 @@ export class Tensor {
   }
   backward(gradient?: Tensor, opts?: { retainGraph?: boolean }): void {
     N.backward(this.h, gradient ? gradient.h : null, opts?.retainGraph ?? null);
+    backwardCheckpoints(opts?.retainGraph ?? false);
   }
   /** Drops the gradient (like PyTorch's zero_grad(set_to_none=True)). */
   zeroGrad(): void {

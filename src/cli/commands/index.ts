@@ -12,6 +12,7 @@ import { demo } from './demo.js';
 import { exportCommand } from './export.js';
 import { report } from './report.js';
 import { sweep } from './sweep.js';
+import { serve } from './serve.js';
 
 // One line per subcommand, in the order `d2po --help` lists them (the main job first, then the
 // pieces under it); each lives in its own file beside this one.
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   run,
   sweep,
   runs,
+  serve,
   report,
   tasksCommand,
   rewardCommand,

@@ -90,6 +90,8 @@ options:
                            The DPO reference is then the base without adapters; checkpoints hold
                            the adapters (d2po score --adapter, d2po export --merge)
   --dtype fp32|bf16        how model weights are held (default fp32; bf16 trains bf16 weights)
+  --grad-checkpoint        recompute each policy layer in the backward pass instead of keeping
+                           its activations: less memory for deep models, more time per step
   --set PATH=VALUE         any other field, e.g. --set silver.marginThreshold=0.5 (VALUE is JSON or text)
   --out DIR                run folder (default runs/<method>-<task>-seed<S>)
   --resume DIR             continue a killed run from its newest checkpoint that can be restored,
@@ -178,6 +180,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
     force: { type: 'boolean' },
     lora: { type: 'string' },
     'chat-template': { type: 'boolean' },
+    'grad-checkpoint': { type: 'boolean' },
     'warm-cache': { type: 'string' },
   };
   for (const f of Object.keys(FIELD_FLAGS)) options[f] = { type: 'string' };
@@ -193,6 +196,7 @@ export function configFromArgs(argv: string[]): { user: Record<string, unknown>;
   }
   if (values.lora !== undefined) user.lora = { ...(user.lora as object | undefined), ...parseLoraFlag(values.lora as string) };
   if (values['chat-template']) user.chatTemplate = true;
+  if (values['grad-checkpoint']) user.gradCheckpoint = true;
   for (const s of (values.set as string[] | undefined) ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set ${s}: expected PATH=VALUE`);

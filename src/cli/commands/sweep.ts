@@ -13,8 +13,10 @@ import { findRuns } from '../../store/run-summary.js';
 import { readRunCurve } from '../../report/curves.js';
 import { writeReport } from '../../report/report.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
-import { chunksFor, INITIAL_CHUNK } from '../../d2po/initial-set.js';
-import { canonicalJson } from '../../d2po/warm-cache.js';
+import { INITIAL_CHUNK } from '../../d2po/initial-set.js';
+import { WarmCache, modelFingerprint } from '../../d2po/warm-cache.js';
+import { warmKey, warmStartPlan } from '../../d2po/warm-start.js';
+import { resolveMaxNewTokens } from '../../d2po/response-length.js';
 import { estimateRun, scheduleWall, total, UNIT_SECONDS, type RunEstimate } from '../../sweep/estimate.js';
 import { executeJobs, fmtSeconds, type SweepJob } from '../../sweep/execute.js';
 
@@ -170,9 +172,17 @@ export const sweep: Command = {
     for (let g = 0; g < seeds.length; g += slots)
       for (const online of budgets) for (const method of methods as Method[]) for (const seed of seeds.slice(g, g + slots)) order.push({ method, seed, online });
 
-    const seenChunks = new Map<number, number>();
-    const seenWarm = new Set<string>();
-    const planned = order.map(({ method, seed, online }) => {
+    // what a job computes of its warm start is what no earlier job computes and the cache lacks
+    const planned: { name: string; dir: string; args: string[]; parts: RunEstimate }[] = [];
+    const counted = new Set<string>();
+    const fingerprints = new Map<string, string>();
+    const fingerprint = (dir: string) => fingerprints.get(dir) ?? fingerprints.set(dir, modelFingerprint(dir)).get(dir)!;
+    const fresh = (kind: string, key: string | null) => {
+      if (key === null || counted.has(key)) return false;
+      counted.add(key);
+      return !WarmCache.holds(cache, kind, key);
+    };
+    for (const { method, seed, online } of order) {
       if (online === 0 && !offline(method)) throw new UsageError(`--online-gold 0 leaves ${method} no online gold; give a budget above 0`);
       const name = `${method}-online${online}-seed${seed}`;
       const dir = join(out, name);
@@ -193,20 +203,22 @@ export const sweep: Command = {
       const every = c.rollout.labeller === 'gold' ? 1 : own.has('eval-every') ? nonNegative('eval-every', own.get('eval-every'), 0) : Math.max(1, Math.floor(c.budget.steps / Math.max(1, c.budget.rounds)));
       args.splice(args.indexOf('--out'), 0, '--eval-every', String(every));
       c = { ...c, eval: { ...c.eval, every } };
-      const e = estimateRun(c, c.rollout.maxNewTokens || (task.generation?.maxNewTokens ?? 48));
-      // shared parts cost only the first job that needs them
-      const n = planBudget(c).initial;
-      const have = seenChunks.get(seed) ?? 0;
-      const chunks = chunksFor(n);
-      const initialSet = chunks > have ? (e.initialSet * (chunks - have)) / Math.max(1, chunks) : 0;
-      seenChunks.set(seed, Math.max(have, chunks));
-      const pKey = canonicalJson({ seed, n, init: c.init, policy: c.policy, autocast: c.autocast });
-      const dKey = canonicalJson({ seed, n, init: c.init, disc: c.discriminator, autocast: c.autocast });
-      const warmPolicy = seenWarm.has(pKey) ? 0 : e.warmPolicy;
-      const warmDiscriminator = seenWarm.has(dKey) ? 0 : e.warmDiscriminator;
-      seenWarm.add(pKey).add(dKey);
-      return { name, dir, args, parts: { ...e, initialSet, warmPolicy, warmDiscriminator } };
-    });
+      const maxNewTokens = (await resolveMaxNewTokens(c, task)).rollout.maxNewTokens;
+      const e = estimateRun(c, maxNewTokens);
+      const wp = warmStartPlan(c, { model: fingerprint(c.model), disc: fingerprint(c.discriminator.model || c.model), maxNewTokens, initial: planBudget(c).initial });
+      const chunks = wp.chunkKeys.filter((k) => fresh('initial-chunk', k)).length;
+      planned.push({
+        name,
+        dir,
+        args,
+        parts: {
+          ...e,
+          initialSet: (e.initialSet * chunks) / Math.max(1, wp.chunkKeys.length),
+          warmPolicy: fresh('warm-policy', wp.policy && warmKey('warm-policy', wp.policy)) ? e.warmPolicy : 0,
+          warmDiscriminator: fresh('warm-discriminator', wp.discriminator && warmKey('warm-discriminator', wp.discriminator)) ? e.warmDiscriminator : 0,
+        },
+      });
+    }
     const left = remaining(planned);
     const jobs: SweepJob[] = planned.map((j, i) => ({ name: j.name, dir: j.dir, args: j.args, estimate: left.seconds[i] }));
     const wall = scheduleWall(jobs.map((j) => j.estimate), slots);

@@ -1,0 +1,163 @@
+// The human-label queue without HTTP: order shown and mapped back, skips, leases, overlap and
+// its conflict rules, refused answers, and waiting for a round.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunStore } from '../src/store/run-store.js';
+import { LabelQueue, QueueConflict, type Choice } from '../src/serve/label-queue.js';
+import { openRequestsRun } from './serve-fixture.js';
+
+function setup(n: number, opts: ConstructorParameters<typeof LabelQueue>[1] = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'd2po-queue-'));
+  const pairs = Array.from({ length: n }, (_, i) => ({ prompt: `prompt ${i}`, a: `A${i}`, b: `B${i}` }));
+  openRequestsRun(dir, pairs);
+  const store = RunStore.open(dir);
+  let clock = 1_000_000;
+  const queue = new LabelQueue(store, { now: () => clock, ...opts });
+  return {
+    store,
+    queue,
+    tick: (ms: number) => (clock += ms),
+    done: () => {
+      store.close();
+      rmSync(dir, { recursive: true });
+    },
+  };
+}
+
+/** The pair id behind a shown query, and whether it was shown swapped. */
+function shown(q: { prompt: string; a: string }) {
+  const i = q.prompt.split(' ')[1];
+  return { pairId: `p${i}`, swapped: q.a === `B${i}` };
+}
+
+test('the order shown is random per query and the answer is mapped back to the pair', () => {
+  const { store, queue, done } = setup(40);
+  let swaps = 0;
+  for (let i = 0; i < 40; i++) {
+    const q = queue.next('alice')!;
+    const { pairId, swapped } = shown(q);
+    swaps += swapped ? 1 : 0;
+    // alice always prefers the response whose text starts with A, whichever side it is on
+    const choice: Choice = q.a.startsWith('A') ? 'a' : 'b';
+    assert.deepEqual(queue.answer('alice', q.id, choice), { committed: true });
+    assert.equal(store.goldAnswer(pairId)?.preference, 'a');
+    const row = store.db.prepare('SELECT swapped, choice, annotator FROM human_labels WHERE id = ?').get(q.id);
+    assert.deepEqual(row, { swapped: swapped ? 1 : 0, choice: 'a', annotator: 'alice' });
+  }
+  assert.ok(swaps > 5 && swaps < 35, `swapped ${swaps} of 40`);
+  assert.equal(queue.next('alice'), null);
+  assert.equal(store.goldUsed(), 40);
+  done();
+});
+
+test('a skip costs nothing and the pair comes back, to the skipper after every other pair', () => {
+  const { store, queue, done } = setup(2);
+  const q1 = queue.next('alice')!;
+  assert.equal(shown(q1).pairId, 'p0');
+  assert.deepEqual(queue.answer('alice', q1.id, 'skip'), { committed: false });
+  assert.equal(store.goldUsed(), 0);
+  assert.equal(store.ledger(0)[0].answeredAt, null);
+  assert.equal(shown(queue.next('bob')!).pairId, 'p0', 'another annotator gets the skipped pair first');
+  const q2 = queue.next('alice')!;
+  assert.equal(shown(q2).pairId, 'p1', 'the skipper gets the other pair first');
+  queue.answer('alice', q2.id, 'tie');
+  const q3 = queue.next('alice');
+  assert.equal(q3, null, 'p0 is leased to bob');
+  assert.deepEqual(queue.stats().by_annotator, { alice: { labels: 1, skips: 1 } });
+  assert.equal(store.goldAnswer('p1')?.preference, 'tie');
+  done();
+});
+
+test('a lease runs out and the pair is offered again; the late answer is still taken while needed', () => {
+  const { store, queue, tick, done } = setup(3, { leaseMs: 1000, maxHeld: 2 });
+  const a1 = queue.next('alice')!;
+  const b1 = queue.next('bob')!;
+  assert.notEqual(shown(a1).pairId, shown(b1).pairId);
+  tick(1001);
+  const c1 = queue.next('carol')!;
+  assert.equal(shown(c1).pairId, shown(a1).pairId, 'the oldest request, its lease over, goes to carol');
+  assert.deepEqual(queue.answer('alice', a1.id, 'a'), { committed: true }, 'alice answers late: the pair still needed it');
+  assert.throws(() => queue.answer('carol', c1.id, 'b'), QueueConflict, 'carol answers a labelled pair');
+  assert.equal(store.goldUsed(), 1);
+  done();
+});
+
+test('an annotator holds at most maxHeld showings: a third (a reloaded page) releases the oldest', () => {
+  const { queue, done } = setup(4, { maxHeld: 2 });
+  const d = [queue.next('dave')!, queue.next('dave')!, queue.next('dave')!].map((q) => shown(q).pairId);
+  assert.deepEqual(d, ['p0', 'p1', 'p2']);
+  assert.equal(queue.stats().leased, 2);
+  assert.equal(shown(queue.next('erin')!).pairId, 'p0', 'the released one is free again');
+  done();
+});
+
+test('refused answers: unknown id, another annotator\'s id, answered twice; nothing stored', () => {
+  const { store, queue, done } = setup(1);
+  const q = queue.next('alice')!;
+  assert.throws(() => queue.answer('alice', 'no-such-id', 'a'), /unknown query id/);
+  assert.throws(() => queue.answer('bob', q.id, 'a'), /unknown query id/);
+  assert.equal(store.db.prepare('SELECT COUNT(*) FROM human_labels WHERE answered_at IS NOT NULL').pluck().get(), 0);
+  queue.answer('alice', q.id, 'b');
+  assert.throws(() => queue.answer('alice', q.id, 'b'), /already answered/);
+  assert.equal(store.goldUsed(), 1);
+  assert.equal(store.countLabels('gold'), 1);
+  done();
+});
+
+/** Pair p0 answered by the given annotators in turn, each choice in the pair's own terms. */
+function answerP0(queue: LabelQueue, choices: [string, Choice][]): boolean[] {
+  return choices.map(([who, c]) => {
+    const q = queue.next(who)!;
+    assert.equal(shown(q).pairId, 'p0');
+    const asShown = c === 'skip' || c === 'tie' || !shown(q).swapped ? c : c === 'a' ? 'b' : 'a';
+    return queue.answer(who, q.id, asShown).committed;
+  });
+}
+
+test('overlap 2: two annotators per pair, agreement measured; a conflict is a tie, or goes to a third', () => {
+  const agree = setup(1, { overlap: 2 });
+  assert.deepEqual(answerP0(agree.queue, [['alice', 'a'], ['bob', 'a']]), [false, true]);
+  assert.equal(agree.queue.next('carol'), null);
+  assert.equal(agree.store.goldAnswer('p0')?.preference, 'a');
+  assert.deepEqual(agree.queue.stats().agreement, { pairs: 1, agreed: 1, rate: 1 });
+  assert.deepEqual(agree.store.goldAnswer('p0')?.raw, { annotators: ['alice', 'bob'], choices: ['a', 'a'], queries: (agree.store.goldAnswer('p0')?.raw as { queries: string[] }).queries });
+  agree.done();
+
+  const tie = setup(1, { overlap: 2, conflict: 'tie' });
+  assert.equal(tie.queue.next('alice') !== null && tie.queue.next('alice'), null, 'one showing per annotator');
+  tie.queue.releaseLeases();
+  assert.deepEqual(answerP0(tie.queue, [['alice', 'a'], ['bob', 'b']]), [false, true]);
+  assert.equal(tie.store.goldAnswer('p0')?.preference, 'tie');
+  assert.deepEqual(tie.queue.stats().agreement, { pairs: 1, agreed: 0, rate: 0 });
+  tie.done();
+
+  const third = setup(1, { overlap: 2, conflict: 'third' });
+  assert.deepEqual(answerP0(third.queue, [['alice', 'a'], ['bob', 'b'], ['carol', 'b']]), [false, false, true]);
+  assert.equal(third.store.goldAnswer('p0')?.preference, 'b');
+  assert.equal(third.store.goldAnswer('p0')?.cost?.calls, 3);
+  third.done();
+});
+
+test('waitForAnswers resolves with the round\'s gold once every request is answered', async () => {
+  const { queue, done } = setup(2);
+  let resolved = false;
+  const wait = queue.waitForAnswers(0).then((g) => ((resolved = true), g));
+  const q1 = queue.next('alice')!;
+  queue.answer('alice', q1.id, 'tie');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(resolved, false);
+  const q2 = queue.next('alice')!;
+  queue.answer('alice', q2.id, 'tie');
+  const gold = await wait;
+  assert.deepEqual(gold.map((g) => [g.pair.id, g.preference]).sort(), [['p0', 'tie'], ['p1', 'tie']]);
+  const aborted = new AbortController();
+  const never = setup(1);
+  const pending = never.queue.waitForAnswers(0, { signal: aborted.signal });
+  aborted.abort(new Error('stopped'));
+  await assert.rejects(pending, /stopped/);
+  never.done();
+  done();
+});
