@@ -68,7 +68,8 @@ export async function buildComponents(c: RunConfig, store: RunStore, plan: Budge
     held.push(ref);
     const chat = c.chatTemplate ? await ChatTemplate.of(base.tokenizer) : null;
     const codec = new TextCodec(base.tokenizer, policy.contextLength, c.rollout.maxNewTokens, base.config.bos_token_id ?? null, chat);
-    const refLp = new FrozenLogprobs(ref);
+    // kept in the store: a resumed run reads the values the cut one computed, bit for bit
+    const refLp = new FrozenLogprobs(ref, undefined, undefined, store);
     const disc = await discriminatorOf(c, policy, refLp, base.config.vocab_size, lora);
     if (disc) held.push(disc);
     const updater =

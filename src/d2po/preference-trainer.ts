@@ -38,9 +38,19 @@ export function pairLogprobs(model: CausalLM, ex: PrefExample[]): { chosen: Tens
   return { chosen: sum.narrow(0, 0, n), rejected: sum.narrow(0, n, n) };
 }
 
+/** Where reference log-probs outlive a process: the run store keeps them, so a resumed run reads what the cut one computed. */
+export interface LogprobMemo {
+  refLogprobs(keys: string[]): Map<string, number>;
+  putRefLogprobs(entries: [string, number][]): void;
+}
+
 /**
  * Summed response log-probs under a frozen model (the reference), memoised: the same pair is
- * scored by a discriminator, trained on as silver and again over the gold epochs.
+ * scored by a discriminator, trained on as silver and again over the gold epochs. A value is
+ * computed once per run: the float result of a batched forward depends on what else is in the
+ * batch (its padding and shape), so recomputing it in another batch after a resume, or after the
+ * in-memory cache is cleared, would train on other bits than an uncut run. With a `memo` (the
+ * run store) every value is kept for the run's life.
  */
 export class FrozenLogprobs {
   private readonly cache = new Map<string, number>();
@@ -48,18 +58,29 @@ export class FrozenLogprobs {
     readonly model: CausalLM,
     readonly maxEntries = 20_000,
     readonly chunk = 64,
+    readonly memo: LogprobMemo | null = null,
   ) {}
 
   get(promptIds: number[][], responseIds: number[][]): number[] {
     const keys = promptIds.map((p, i) => `${p.join(',')}|${responseIds[i].join(',')}`);
-    const missing = keys.map((k, i) => (this.cache.has(k) ? -1 : i)).filter((i) => i >= 0);
+    let missing = keys.map((k, i) => (this.cache.has(k) ? -1 : i)).filter((i) => i >= 0);
     if (this.cache.size + missing.length > this.maxEntries) this.cache.clear();
+    if (this.memo && missing.length) {
+      const stored = this.memo.refLogprobs(missing.map((i) => keys[i]));
+      for (const [k, v] of stored) this.cache.set(k, v);
+      missing = missing.filter((i) => !stored.has(keys[i]));
+    }
+    const computed: [string, number][] = [];
     for (let s = 0; s < missing.length; s += this.chunk) {
       const idx = missing.slice(s, s + this.chunk);
       const batch = { promptIds: idx.map((i) => promptIds[i]), responseIds: idx.map((i) => responseIds[i]) };
       const vals = noGrad(() => scope(() => responseLogprobs(this.model, batch).sum.toArray()));
-      idx.forEach((i, j) => this.cache.set(keys[i], vals[j]));
+      idx.forEach((i, j) => {
+        this.cache.set(keys[i], vals[j]);
+        computed.push([keys[i], vals[j]]);
+      });
     }
+    if (this.memo && computed.length) this.memo.putRefLogprobs(computed);
     return keys.map((k) => this.cache.get(k)!);
   }
 }

@@ -115,6 +115,7 @@ CREATE TABLE IF NOT EXISTS train_uses (
 CREATE INDEX IF NOT EXISTS train_uses_step ON train_uses(step);
 CREATE TABLE IF NOT EXISTS metrics (step INTEGER NOT NULL, gold_used INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS metrics_name ON metrics(name, step);
+CREATE TABLE IF NOT EXISTS ref_logprobs (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
   step INTEGER PRIMARY KEY, rounds_done INTEGER NOT NULL, gold_used INTEGER NOT NULL,
   path TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -504,6 +505,25 @@ export class RunStore {
     const values: Record<string, number> = {};
     for (const r of rows) values[r.name] = r.value;
     return { step: last.step, goldUsed: rows[rows.length - 1]?.goldUsed ?? 0, values };
+  }
+
+  // ---- the reference model's log-probs (frozen for the run's life, so never truncated) ----
+  /** Stored reference log-probs of these keys (prompt and response ids); absent keys are left out. */
+  refLogprobs(keys: string[]): Map<string, number> {
+    const get = this.db.prepare('SELECT value FROM ref_logprobs WHERE key = ?');
+    const out = new Map<string, number>();
+    for (const k of keys) {
+      const row = get.get(k) as { value: number } | undefined;
+      if (row) out.set(k, row.value);
+    }
+    return out;
+  }
+
+  putRefLogprobs(entries: [string, number][]): void {
+    const ins = this.db.prepare('INSERT OR IGNORE INTO ref_logprobs (key, value) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const [k, v] of entries) ins.run(k, v);
+    })();
   }
 
   // ---- checkpoints ----

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSafetensors } from '../src/model/index.js';
+import { loadTask } from '../src/tasks/registry.js';
+import { RewardFunctionGold } from '../src/gold/index.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import { runLoop } from '../src/d2po/loop.js';
+import { RunStore } from '../src/store/run-store.js';
+import type { Method } from '../src/d2po/config.js';
+import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+
+// A run cut after a checkpoint and resumed must end exactly where an uncut run ends: every
+// trained tensor of the last checkpoint, for each kind of discriminator that learns.
+const model = await tinyModelDir();
+const taskFile = toyTaskFile();
+const task = await loadTask(taskFile);
+
+function config(method: Method, out: string) {
+  return resolveConfig({
+    method,
+    task: taskFile,
+    model,
+    out,
+    seed: 5,
+    budget: { gold: 20, initial: 8, rounds: 2, steps: 4 },
+    rollout: { batchSize: 4 },
+    policy: { batchSize: 8, goldEpochs: 1, lr: 1e-2 },
+    init: { policyEpochs: 1, discriminatorEpochs: 1, policyLr: 1e-2 },
+    discriminator: { epochs: 1, batchSize: 8, lr: 1e-2 },
+    eval: { every: 0, prompts: 3, accuracyPairs: 3 },
+    checkpoint: { every: 2 },
+    autocast: false,
+  });
+}
+
+const run = (c: ReturnType<typeof config>, dir: string, o: { resume?: boolean; onStep?: (s: number) => void } = {}) =>
+  runLoop(o.resume ? null : c, { dir, task, gold: new RewardFunctionGold(task), progress: false, resume: o.resume, onStep: o.onStep });
+
+const lastCheckpoint = (dir: string) => {
+  const s = RunStore.open(dir, { readonly: true });
+  try {
+    return join(dir, s.checkpoints().at(-1)!.path);
+  } finally {
+    s.close();
+  }
+};
+
+for (const [method, files] of [
+  ['d2po', ['policy/model.safetensors', 'discriminator/rm-0.safetensors']],
+  ['d2po-dpo-discrim', ['policy/model.safetensors', 'discriminator/dpo-discriminator/model.safetensors']],
+] as [Method, string[]][]) {
+  test(`${method}: cut after step 3 and resumed, it ends with the weights of an uncut run`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'd2po-resume-exact-'));
+    const whole = join(root, 'whole');
+    const cut = join(root, 'cut');
+    await run(config(method, whole), whole);
+    await assert.rejects(run(config(method, cut), cut, { onStep: (step) => assert.notEqual(step, 3, 'cut at step 3') }), /cut at step 3/);
+    await run(config(method, cut), cut, { resume: true });
+    for (const f of files) {
+      const [a, b] = await Promise.all([readSafetensors(join(lastCheckpoint(whole), f)), readSafetensors(join(lastCheckpoint(cut), f))]);
+      const differ = [...a].filter(([n, t]) => !t.equal(b.get(n)!)).map(([n]) => n);
+      [...a.values(), ...b.values()].forEach((t) => t.dispose());
+      assert.deepEqual(differ, [], `${f}: tensors that differ from the uncut run`);
+    }
+  });
+}
