@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel, saveModel } from '../src/model/index.js';
 import { RunStore } from '../src/store/run-store.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import type { Method, RunConfig } from '../src/d2po/config.js';
 
 export const TOKENIZER = 'models/brown-bpe-4k/tokenizer.json';
 
@@ -62,4 +64,26 @@ export function readProgress(dir: string): { step: number; status: string | unde
   } catch {
     return null; // the schema may not exist yet
   }
+}
+
+/**
+ * A tiny run of the loop tests on `model` and `taskFile`: P = 20 (8 initial + 2 rounds of 6), 4
+ * steps, checkpoints every 2 steps, learning rates high enough that every step moves the weights.
+ */
+export function tinyRunConfig(method: Method, out: string, model: string, taskFile: string, extra: Record<string, unknown> = {}): RunConfig {
+  return resolveConfig({
+    method,
+    task: taskFile,
+    model,
+    out,
+    seed: 5,
+    budget: { gold: 20, initial: 8, rounds: 2, steps: 4 },
+    rollout: { batchSize: 4 },
+    policy: { batchSize: 8, goldEpochs: 1, lr: 1e-2 },
+    init: { policyEpochs: 1, discriminatorEpochs: 1, policyLr: 1e-2 },
+    discriminator: { epochs: 1, batchSize: 8 },
+    eval: { every: 0, prompts: 3, accuracyPairs: 3 },
+    checkpoint: { every: 2 },
+    ...extra,
+  });
 }

@@ -12,7 +12,7 @@ import { runLoop } from '../src/d2po/loop.js';
 import { RunStore } from '../src/store/run-store.js';
 import { configFromArgs } from '../src/cli/commands/run.js';
 import type { Method } from '../src/d2po/config.js';
-import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
 
 // d2po run with LoRA on the tiny GPT-2 of the loop tests (2 layers: c_attn of each is adapted).
 const model = await tinyModelDir();
@@ -21,21 +21,7 @@ const task = await loadTask(taskFile);
 const LORA = { r: 4, alpha: 8, dropout: 0, targets: ['c_attn'] };
 
 function config(method: Method, out: string, lora: Record<string, unknown>) {
-  return resolveConfig({
-    method,
-    task: taskFile,
-    model,
-    out,
-    seed: 5,
-    budget: { gold: 20, initial: 8, rounds: 2, steps: 4 },
-    rollout: { batchSize: 4 },
-    policy: { batchSize: 8, goldEpochs: 1, lr: 1e-2 },
-    init: { policyEpochs: 1, discriminatorEpochs: 1, policyLr: 1e-2 },
-    discriminator: { epochs: 1, batchSize: 8 },
-    eval: { every: 0, prompts: 3, accuracyPairs: 3 },
-    checkpoint: { every: 2 },
-    lora,
-  });
+  return tinyRunConfig(method, out, model, taskFile, { lora });
 }
 
 const run = (c: ReturnType<typeof config>, dir: string, o: { resume?: boolean; onStep?: (s: number) => void } = {}) =>

@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { readSafetensors } from '../src/model/index.js';
 import { loadTask } from '../src/tasks/registry.js';
 import { RewardFunctionGold } from '../src/gold/index.js';
-import { resolveConfig } from '../src/d2po/presets.js';
 import { runLoop } from '../src/d2po/loop.js';
 import { RunStore } from '../src/store/run-store.js';
 import type { Method } from '../src/d2po/config.js';
-import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
 
 // A run cut after a checkpoint and resumed must end exactly where an uncut run ends: every
 // trained tensor of the last checkpoint, for each kind of discriminator that learns.
@@ -19,21 +18,7 @@ const taskFile = toyTaskFile();
 const task = await loadTask(taskFile);
 
 function config(method: Method, out: string) {
-  return resolveConfig({
-    method,
-    task: taskFile,
-    model,
-    out,
-    seed: 5,
-    budget: { gold: 20, initial: 8, rounds: 2, steps: 4 },
-    rollout: { batchSize: 4 },
-    policy: { batchSize: 8, goldEpochs: 1, lr: 1e-2 },
-    init: { policyEpochs: 1, discriminatorEpochs: 1, policyLr: 1e-2 },
-    discriminator: { epochs: 1, batchSize: 8, lr: 1e-2 },
-    eval: { every: 0, prompts: 3, accuracyPairs: 3 },
-    checkpoint: { every: 2 },
-    autocast: false,
-  });
+  return tinyRunConfig(method, out, model, taskFile, { discriminator: { epochs: 1, batchSize: 8, lr: 1e-2 }, autocast: false });
 }
 
 const run = (c: ReturnType<typeof config>, dir: string, o: { resume?: boolean; onStep?: (s: number) => void } = {}) =>
