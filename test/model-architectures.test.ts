@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createModel, loadModel, readSafetensorsFile, responseLogprobs, sample, saveModel, type CausalLM } from '../src/model/index.js';
-import { noGrad, scope, tensor } from '../src/tensor/index.js';
+import { noGrad, scope } from '../src/tensor/index.js';
 import { TEST_DEVICE } from './device.js';
 
 // What the Llama-family and GPT-NeoX loaders accept and refuse beyond the numerics

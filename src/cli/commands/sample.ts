@@ -1,4 +1,4 @@
-import { ChatTemplate, loadLmAdapter, loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
+import { loadLmAdapter, loadModel, sample as sampleModel, vocabularyError } from '../../model/index.js';
 import { resolveModelPath } from '../../util/model-registry.js';
 import { MAX_SEED } from '../../util/rng.js';
 import { UsageError, chatTemplateOf, dtypeFlag, numberFlag, parseFlags, type Command } from '../command.js';

@@ -47,7 +47,6 @@ type Pair = { prompt: number[]; response: number[] };
 /** Reads, checks and tokenizes every line up front, so a bad line fails before any scoring. */
 export async function readScoreInput(file: string, loaded: LoadedModel, chat: ChatTemplate | null = null): Promise<Pair[]> {
   const { tokenizer, config } = loaded;
-  const vocab = config.vocab_size;
   let rows;
   try {
     rows = await readJsonl(file, lineSchema, '{"prompt": string, "response": string} or {"prompt_ids": int[], "response_ids": int[]}');
