@@ -184,7 +184,7 @@ class Run {
       const train = examplesOf(split.train);
       const heldOut = examplesOf(split.heldOut);
       const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
-      const inputs = { cache: this.cache, setKey: parts.initialSet, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
+      const inputs = { cache: this.cache, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && wp.discriminator) {
         const w = await warmDiscriminator({

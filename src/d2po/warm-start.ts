@@ -271,7 +271,6 @@ export async function earlyStopped(o: {
 /** What both warm starts get: the split initial set, settings, and the run's numerics guards. */
 interface WarmInputs {
   cache: WarmCache | null;
-  setKey: string;
   train: PrefExample[];
   heldOut: PrefExample[];
   s: WarmSettings;
