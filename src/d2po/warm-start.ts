@@ -133,9 +133,9 @@ export async function initialSet(d: {
       },
       true,
     );
-    const reused = cache ? await reuseLabels(cache, store, spec, d.goldKey) : 0;
+    const reused = cache ? reuseLabels(cache, store, spec, d.goldKey) : 0;
     const gold = await buyGold(store, d.gold, 0, 0);
-    if (cache) await shareLabels(cache, store, spec, d.goldKey);
+    if (cache) shareLabels(cache, store, spec, d.goldKey);
     return { gold, reused };
   };
   return cache ? cache.withLock(contentKey({ what: 'initial-set-lock', ...spec, gold: d.goldKey }), work) : work();
@@ -160,7 +160,7 @@ function readLabels(cache: WarmCache, key: string): Record<string, StoredLabel> 
 }
 
 /** Commits, for open round-0 requests, the labels the cache already holds; returns how many. */
-async function reuseLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): Promise<number> {
+function reuseLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): number {
   const open = store.ledger(0).filter((e) => e.answeredAt === null);
   const byChunk = new Map<number, Record<string, StoredLabel>>();
   const answers: GoldAnswer[] = [];
@@ -178,7 +178,7 @@ async function reuseLabels(cache: WarmCache, store: RunStore, spec: InitialSetSp
 }
 
 /** Adds this run's round-0 labels that the cache lacks (bought now or before a crash). */
-async function shareLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): Promise<void> {
+function shareLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): void {
   const fresh = new Map<number, Record<string, StoredLabel>>();
   for (const e of store.ledger(0)) {
     const i = Number(INIT_ID.exec(e.pairId)?.[1] ?? NaN);
