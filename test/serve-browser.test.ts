@@ -25,6 +25,11 @@ test('label page: keyboard labels with undo, progress moves, model text stays te
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
     page.on('pageerror', (e) => problems.push(e.message));
     page.on('request', (r) => !r.url().startsWith(run.server.url) && foreign.push(r.url()));
+    // the next pair arrives late, as on a loaded machine: keys must not race its fetch
+    await page.route('**/api/next', async (r) => {
+      await new Promise((done) => setTimeout(done, 300));
+      await r.continue();
+    });
     await page.goto(`${run.server.url}/#token=${run.tokens.alice}`);
     await page.waitForFunction(() => document.getElementById('prompt')!.textContent === 'prompt 0');
     assert.equal(new URL(page.url()).hash, '', 'the token leaves the address bar');
@@ -51,6 +56,8 @@ test('label page: keyboard labels with undo, progress moves, model text stays te
     assert.equal(run.store.goldAnswer('p0')?.preference, right === INJECTED ? 'a' : 'b', 'the key maps to the response shown on the right');
     assert.equal(await text(page, '#prompt'), 'prompt 1', 'the pair after the undone one comes next');
     await page.keyboard.press('t');
+    // a key pressed while the next pair is still loading has nothing to act on: wait for it
+    await page.waitForFunction(() => !document.getElementById('query')!.hidden && document.getElementById('prompt')!.textContent !== 'prompt 1');
     await page.keyboard.press('s');
     await page.waitForFunction(() => /gold labels 2 of 11 · your labels 2, skipped 1/.test(document.getElementById('progress')!.textContent ?? ''), undefined, { timeout: 10_000 });
     assert.equal(run.store.goldAnswer('p1')?.preference, 'tie');
