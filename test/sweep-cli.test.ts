@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
@@ -61,6 +61,21 @@ test('a sweep runs every job from shared warm starts, writes the report, and kee
   const again = await d2po(args);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /0 ran, 4 kept, 0 failed/);
+});
+
+test("a resumed run keeps the sweep's --threads, whatever its stored config says", async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'd2po-sweep-')), 's');
+  const args = ['sweep', ...common, '--seeds', '0', '--methods', 'dpo', '--jobs', '1', '--threads', '1', '--out', out, ...small];
+  assert.equal((await d2po(args)).code, 0);
+  // a run cut after it was started with two threads (its stored config says 2)
+  const store = RunStore.open(join(out, 'dpo-online4-seed0'));
+  store.setMeta('config', { ...store.getMeta<Record<string, unknown>>('config'), threads: 2 });
+  store.setMeta('status', 'failed');
+  store.close();
+  const r = await d2po(args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resuming dpo-online4-seed0/);
+  assert.match(readFileSync(join(out, 'logs', 'dpo-online4-seed0.log'), 'utf8'), /resuming with threads: 2 -> 1/);
 });
 
 test('estimates: shared work counts once, offline methods pay their whole set, and the schedule fills the slots', () => {

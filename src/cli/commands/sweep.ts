@@ -154,10 +154,11 @@ export const sweep: Command = {
     const initial = nonNegative('initial-gold', own.get('initial-gold'), 1600);
     const cpus = availableParallelism();
     const slots = Math.max(1, nonNegative('jobs', own.get('jobs'), cpus));
-    const threads = Math.max(1, Math.floor(cpus / slots));
     const rounds = own.get('rounds') as string | undefined;
     const steps = own.get('steps') as string | undefined;
-    const userThreads = rest.includes('--threads') || rest.some((a) => a.startsWith('--threads='));
+    // a user's --threads holds for every run, resumed ones too (a cut run's stored count may differ)
+    const userThreads = configFromArgs(rest).user.threads as number | undefined;
+    const threads = userThreads ?? Math.max(1, Math.floor(cpus / slots));
 
     // the task, once: its name for the default folder and its response length for the estimates
     const probe = configFromArgs(rest).user;
@@ -190,7 +191,7 @@ export const sweep: Command = {
       if (rounds !== undefined && !offline(method)) args.push('--rounds', rounds);
       if (steps !== undefined && method !== 'dpo') args.push('--steps', steps);
       args.push(...rest);
-      if (!userThreads) args.push('--threads', String(threads));
+      if (userThreads === undefined) args.push('--threads', String(threads));
       args.push('--out', dir, '--warm-cache', cache);
       let c: RunConfig;
       try {
@@ -235,7 +236,7 @@ export const sweep: Command = {
       slots,
       bin,
       logDir: join(out, 'logs'),
-      resumeArgs: userThreads ? [] : ['--threads', String(threads)],
+      resumeArgs: ['--threads', String(threads)],
       onEvent: (line) => console.error(line),
     });
     const runs = findRuns(out);
