@@ -38,3 +38,19 @@ test('Bradley-Terry training ranks the chosen responses first; an ensemble has o
     d.dispose();
   }
 });
+
+test('a frozen backbone (linear probe): the head learns the ranking, the backbone stays bit for bit', () => {
+  const ex = Array.from({ length: 6 }, (_, i) => ({ promptIds: [0, 1 + i], chosenIds: [20, 20, 21], rejectedIds: [30, 31, 32] }));
+  const m = createModel(cfg, { seed: 12 });
+  const before = m.namedParameters().map(([n, t]) => [n, t.toArray()] as const);
+  const rm = new RewardModel(m, 'sum', { seed: 3, frozenBackbone: true });
+  assert.equal(rm.parameters().length, 2, 'only score.weight and score.bias train');
+  const d = new RmDiscriminator([rm], { lr: 3e-2, batchSize: 4 });
+  const loss0 = d.train(ex, 1, 1);
+  const loss = d.train(ex, 20, 2);
+  assert.ok(loss < loss0, `loss fell: ${loss0} -> ${loss}`);
+  const s = d.score({ promptIds: [...ex, ...ex].map((e) => e.promptIds), responseIds: [...ex.map((e) => e.chosenIds), ...ex.map((e) => e.rejectedIds)] })[0];
+  for (let i = 0; i < ex.length; i++) assert.ok(s[i] > s[i + ex.length], 'chosen scores above rejected');
+  for (const [n, t] of m.namedParameters()) assert.deepEqual(t.toArray(), before.find(([b]) => b === n)![1], `${n} unchanged`);
+  d.dispose();
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, type Tensor } from '../src/tensor/index.js';
-import { dpoLoss, ipoLoss, btLoss, implicitReward } from '../src/train/losses.js';
+import { dpoLoss, ipoLoss, btLoss, davidsonLoss, implicitReward } from '../src/train/losses.js';
 
 const t = (xs: number[], requiresGrad = false) => tensor(xs, { dtype: 'float32', requiresGrad });
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
@@ -34,6 +34,19 @@ test('ipoLoss and btLoss: hand-computed', () => {
   // diff [1, -2]: log(1+e^-1), log(1+e^2)
   close(btLoss(t([1, 0]), t([0, 2])).item(), (0.31326169 + 2.12692801) / 2);
   assert.deepEqual(implicitReward(t([-1, -3]), t([-2, -2]), 0.1).toArray().map((x) => Math.round(x * 1e6) / 1e6), [0.1, -0.1]);
+});
+
+test("davidsonLoss: Davidson's probabilities (nu = 1) written out; a tie pulls the rewards together", () => {
+  // win: -log(e^d / (e^d + e^-d + 1)), tie: -log(1 / (e^d + e^-d + 1)), d = (r+ - r-) / 2
+  const win = (d: number) => -Math.log(Math.exp(d) / (Math.exp(d) + Math.exp(-d) + 1));
+  const tie = (d: number) => Math.log(Math.exp(d) + Math.exp(-d) + 1);
+  const l = davidsonLoss(t([3, 0, 1, -1]), t([1, 0, 4, 1]), t([0, 0, 1, 1]), { reduction: 'none' }).toArray();
+  [win(1), win(0), tie(-1.5), tie(-1)].forEach((want, i) => close(l[i], want));
+  // the three outcomes' probabilities sum to one
+  for (const d of [-2, 0, 0.7]) close(Math.exp(-win(d)) + Math.exp(-win(-d)) + Math.exp(-tie(d)), 1);
+  // a tie's loss is lowest where the rewards are equal, and the same whichever side is 'chosen'
+  assert.ok(tie(0) < tie(0.5) && tie(0.5) === tie(-0.5));
+  checkGrad((x) => davidsonLoss(x, t([0, 2, 1]), t([0, 1, 1])), [1, 0, 3]);
 });
 
 /** autograd gradient of f at x (a [n] input) against central differences */

@@ -94,7 +94,7 @@ async function discriminatorOf(c: RunConfig, policy: CausalLM, refLp: FrozenLogp
   switch (d.kind) {
     case 'rm':
     case 'rm-ensemble':
-      return RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, device, dtype, lora: discLora });
+      return RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, ties: d.ties, frozenBackbone: d.frozenBackbone, device, dtype, lora: discLora });
     case 'dpo': {
       const m = (await loadModel(d.model || c.model, { device, dtype })).model;
       m.train(false);

@@ -119,6 +119,13 @@ export const runConfigSchema = z.strictObject({
     trainOn: z.enum(['all', 'round', 'replay']),
     /** earlier gold examples replayed with each round's new gold when trainOn is 'replay' */
     replaySize: nonNegInt.default(256),
+    /**
+     * what a reward model makes of a gold tie: 'ignore' (Bradley-Terry, ties train nothing) or
+     * 'davidson' (Davidson's ties-aware likelihood, nu = 1: a tie is evidence the two are close)
+     */
+    ties: z.enum(['ignore', 'davidson']).default('ignore'),
+    /** a reward model as a linear probe: its head trains on the backbone's features, the backbone stays as loaded */
+    frozenBackbone: z.boolean().default(false),
     /** beta of the implicit reward of a dpo discriminator */
     beta: posNum,
     /** Adam learning rate of a bow discriminator (its weights are per token, not a network's) */
@@ -264,6 +271,11 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
     bad('selection.strategy', "'disagreement' needs discriminator.kind 'rm-ensemble'");
   if (c.silver.skipDisagreement && c.discriminator.kind !== 'rm-ensemble')
     bad('silver.skipDisagreement', "needs discriminator.kind 'rm-ensemble'");
+  if (c.discriminator.ties === 'davidson' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
+    bad('discriminator.ties', `'davidson' is a reward model's likelihood; discriminator.kind '${c.discriminator.kind}' ignores ties`);
+  if (c.discriminator.frozenBackbone && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
+    bad('discriminator.frozenBackbone', `only a reward model has a head to probe with; discriminator.kind is '${c.discriminator.kind}'`);
+  if (c.discriminator.frozenBackbone && c.lora.discriminator) bad('lora.discriminator', 'a frozen backbone takes no adapters (discriminator.frozenBackbone is on)');
   if (c.discriminator.kind === 'rm-ensemble' && c.discriminator.ensembleSize < 2)
     bad('discriminator.ensembleSize', 'an ensemble needs at least 2 members');
   if (c.policy.loss !== 'smoothed' && c.policy.labelSmoothing !== 0)

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { AdamW, noGrad, scope, type DType } from '../tensor/index.js';
+import { AdamW, noGrad, scope, tensor, type DType } from '../tensor/index.js';
 import { attachNewAdapter, loadModel, type CausalLM, type LoraSpec, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
-import { btLoss } from '../train/losses.js';
+import { btLoss, davidsonLoss } from '../train/losses.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { PreferenceTrainer, implicitRewards, type FrozenLogprobs, type PrefExample } from './preference-trainer.js';
 import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParameters, saveTrained } from './optimizer-state.js';
@@ -42,7 +42,8 @@ export class RmDiscriminator implements Discriminator {
   constructor(
     readonly rms: RewardModel[],
     /** baseModel: the backbone folder, recorded in LoRA adapters' configs */
-    readonly opts: { lr: number; batchSize: number; baseModel?: string },
+    /** ties: 'davidson' trains on gold ties too (examples marked `tie`), 'ignore' drops them */
+    readonly opts: { lr: number; batchSize: number; ties?: 'ignore' | 'davidson'; baseModel?: string },
   ) {
     this.kind = rms.length > 1 ? 'rm-ensemble' : 'rm';
     this.optimizers = rms.map((rm) => new AdamW(rm.parameters(), { lr: opts.lr }));
@@ -54,16 +55,16 @@ export class RmDiscriminator implements Discriminator {
     k: number,
     pooling: Pooling,
     seed: number,
-    opts: { lr: number; batchSize: number; device?: string; dtype?: DType; lora?: LoraSpec | null },
+    opts: { lr: number; batchSize: number; ties?: 'ignore' | 'davidson'; frozenBackbone?: boolean; device?: string; dtype?: DType; lora?: LoraSpec | null },
   ): Promise<RmDiscriminator> {
     const rms: RewardModel[] = [];
     for (let m = 0; m < k; m++) {
       const { model } = await loadModel(backboneDir, { device: opts.device as never, dtype: opts.dtype });
       model.train(false);
       if (opts.lora) attachNewAdapter(model, opts.lora, hashSeed(seed, 7919, m, 1), 'lora.targets');
-      rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m) }));
+      rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m), frozenBackbone: opts.frozenBackbone }));
     }
-    return new RmDiscriminator(rms, { lr: opts.lr, batchSize: opts.batchSize, baseModel: backboneDir });
+    return new RmDiscriminator(rms, { lr: opts.lr, batchSize: opts.batchSize, ties: opts.ties, baseModel: backboneDir });
   }
 
   get members(): number {
@@ -79,7 +80,9 @@ export class RmDiscriminator implements Discriminator {
     );
   }
 
-  train(ex: PrefExample[], epochs: number, seed: number): number {
+  train(examples: PrefExample[], epochs: number, seed: number): number {
+    const davidson = this.opts.ties === 'davidson';
+    const ex = davidson ? examples : examples.filter((x) => !x.tie);
     if (ex.length === 0 || epochs === 0) return NaN;
     let total = 0;
     let steps = 0;
@@ -95,7 +98,10 @@ export class RmDiscriminator implements Discriminator {
               promptIds: [...b.map((x) => x.promptIds), ...b.map((x) => x.promptIds)],
               responseIds: [...b.map((x) => x.chosenIds), ...b.map((x) => x.rejectedIds)],
             });
-            const loss = btLoss(s.narrow(0, 0, n), s.narrow(0, n, n));
+            const [chosen, rejected] = [s.narrow(0, 0, n), s.narrow(0, n, n)];
+            const loss = davidson
+              ? davidsonLoss(chosen, rejected, tensor(b.map((x) => (x.tie ? 1 : 0)), { shape: [n], dtype: 'float32', device: rm.backbone.device }))
+              : btLoss(chosen, rejected);
             this.optimizers[m].zeroGrad();
             loss.backward();
             this.optimizers[m].step();

@@ -187,14 +187,17 @@ class Run {
       const inputs = { cache: this.cache, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && wp.discriminator) {
+        // a ties-aware reward model also learns from the initial ties (held out in the same share)
+        const ties = c.discriminator.ties === 'davidson' ? holdOut(gold.filter((g) => g.preference === 'tie'), c.init.holdout, hashSeed(this.seed, 1)).train : [];
         const w = await warmDiscriminator({
           ...inputs,
+          train: [...train, ...examplesOf(ties, { ties: true })],
           disc: this.disc,
           what: wp.discriminator,
           s: { ...s, maxEpochs: c.init.discriminatorEpochs },
         });
-        this.recordGoldUses(split.train, 'discriminator', 0, w.metrics['warm/disc_epochs']);
-        store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0 });
+        this.recordGoldUses([...split.train, ...ties], 'discriminator', 0, w.metrics['warm/disc_epochs']);
+        store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0, ...(ties.length && { 'warm/disc_ties': ties.length }) });
         parts.discriminator = w.key;
       }
       if (wp.policy) {
@@ -311,10 +314,11 @@ class Run {
     };
     if (this.disc?.trainsOnGold && c.discriminator.online) {
       const goldForDisc = this.discriminatorGold(r, gold);
-      const train = examplesOf(goldForDisc);
+      const train = examplesOf(goldForDisc, { ties: c.discriminator.ties === 'davidson' });
       const disc = this.disc;
       metrics['round/disc_loss'] = this.ac(() => disc.train(train, c.discriminator.epochs, hashSeed(this.seed, S.disc, r)));
       metrics['round/disc_pairs'] = train.length;
+      if (c.discriminator.ties === 'davidson') metrics['round/disc_ties'] = train.filter((x) => x.tie).length;
       if (train.length > 0) this.finite(`discriminator loss in gold round ${r + 1}`, metrics['round/disc_loss']);
       this.recordGoldUses(goldForDisc, 'discriminator', r + 1, c.discriminator.epochs);
     }
@@ -349,7 +353,7 @@ class Run {
     const all = this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
     if (d.trainOn === 'all') return all;
     const fresh = new Set(round.map((g) => g.pair.id));
-    const earlier = all.filter((g) => !fresh.has(g.pair.id) && g.preference !== 'tie');
+    const earlier = all.filter((g) => !fresh.has(g.pair.id) && (d.ties === 'davidson' || g.preference !== 'tie'));
     return [...round, ...new Rng(hashSeed(this.seed, S.replay, r)).shuffle(earlier).slice(0, d.replaySize)];
   }
 

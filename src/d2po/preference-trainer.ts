@@ -8,6 +8,8 @@ export interface PrefExample {
   promptIds: number[];
   chosenIds: number[];
   rejectedIds: number[];
+  /** a gold tie (chosen and rejected are then a and b): only a ties-aware reward model reads it */
+  tie?: true;
 }
 
 export interface PreferenceOptions {

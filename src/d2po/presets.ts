@@ -46,6 +46,8 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
     batchSize: 16,
     trainOn: 'all',
     replaySize: 256,
+    ties: 'ignore',
+    frozenBackbone: false,
     beta: 0.1,
     bowLr: BOW_DEFAULTS.lr,
     l2: BOW_DEFAULTS.l2,

@@ -82,7 +82,8 @@ export function warmStartPlan(c: RunConfig, f: { model: string; disc: string; ma
   const setKey = initialSetKey(spec, f.initial, gk);
   const s = { holdout: c.init.holdout, autocast: c.autocast, seed: c.seed, ...bf16 };
   const lora = loraSpecOf(c);
-  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ...d } = c.discriminator;
+  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ties, frozenBackbone, ...rest } = c.discriminator;
+  const d = { ...rest, ...(ties !== 'ignore' && { ties }), ...(frozenBackbone && { frozenBackbone }) };
   const hasDisc = d.kind !== 'none' && d.kind !== 'self' && c.init.discriminatorEpochs > 0;
   // what is trained and stored with adapters is the adapter: their settings are part of the key
   const discriminator = hasDisc
@@ -196,11 +197,12 @@ function shareLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, go
   }
 }
 
-/** Non-tie gold as training examples, in ledger order. */
-export function examplesOf(gold: GoldExample[]): PrefExample[] {
+/** Gold as training examples, in ledger order: the decided ones, and with `ties` the ties too (marked). */
+export function examplesOf(gold: GoldExample[], o: { ties?: boolean } = {}): PrefExample[] {
   return gold
-    .filter((g) => g.preference !== 'tie')
+    .filter((g) => o.ties || g.preference !== 'tie')
     .map((g) => {
+      if (g.preference === 'tie') return { promptIds: g.pair.promptIds, chosenIds: g.pair.aIds, rejectedIds: g.pair.bIds, tie: true };
       const [c, r] = g.preference === 'a' ? [g.pair.aIds, g.pair.bIds] : [g.pair.bIds, g.pair.aIds];
       return { promptIds: g.pair.promptIds, chosenIds: c, rejectedIds: r };
     });

@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/index.js';
+import { stack, type Tensor } from '../tensor/index.js';
 
 // Preference losses over summed sequence log-probs (one value per pair, shape [B]).
 // h = (log pi(y+|x) - log pi_ref(y+|x)) - (log pi(y-|x) - log pi_ref(y-|x)).
@@ -43,6 +43,17 @@ export function ipoLoss(policyChosen: Tensor, policyRejected: Tensor, refChosen:
 /** Bradley-Terry reward-model loss: -log sigmoid(r(x, y+) - r(x, y-)). */
 export function btLoss(chosenScores: Tensor, rejectedScores: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   return reduce(chosenScores.sub(rejectedScores).logsigmoid().neg(), opts.reduction);
+}
+
+/**
+ * Davidson's ties-aware Bradley-Terry loss (nu = 1): with d = (r+ - r-) / 2,
+ * P(+ wins) = e^d / (e^d + e^-d + 1) and P(tie) = 1 / (e^d + e^-d + 1), so a tie is evidence that
+ * the two rewards are close. `tie` [B]: 1 where the pair tied (its order then does not matter).
+ */
+export function davidsonLoss(chosenScores: Tensor, rejectedScores: Tensor, tie: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const d = chosenScores.sub(rejectedScores).mul(0.5);
+  const lse = stack([d, d.neg(), d.mul(0)], 0).logsumexp([0]);
+  return reduce(lse.sub(d.mul(tie.neg().add(1))), opts.reduction);
 }
 
 /** DPO's implicit reward beta (log pi(y|x) - log pi_ref(y|x)). */

@@ -1,4 +1,4 @@
-import { linearFloat32, tensor, type Tensor } from '../tensor/index.js';
+import { linearFloat32, noGrad, tensor, type Tensor } from '../tensor/index.js';
 import type { CausalLM, PairBatch } from '../model/index.js';
 import { Rng } from '../util/rng.js';
 import { pack } from '../model/pack.js';
@@ -21,12 +21,15 @@ const HEAD_BIAS = 'score.bias';
 export class RewardModel {
   readonly weight: Tensor;
   readonly bias: Tensor;
+  /** a linear probe: only the head trains, on the backbone's features as they are */
+  readonly frozenBackbone: boolean;
 
   constructor(
     readonly backbone: CausalLM,
     readonly pooling: Pooling,
-    opts: { seed?: number } = {},
+    opts: { seed?: number; frozenBackbone?: boolean } = {},
   ) {
+    this.frozenBackbone = opts.frozenBackbone ?? false;
     const D = backbone.hiddenSize;
     // std 0.02 as Hugging Face initialises a sequence classifier's score layer
     this.weight = tensor(new Rng(opts.seed ?? 0).normals(D, 0.02), { shape: [1, D], dtype: 'float32', device: backbone.device, requiresGrad: true });
@@ -38,9 +41,12 @@ export class RewardModel {
     const k = pack(batch.promptIds, batch.responseIds, this.backbone.contextLength);
     const { B, L } = k;
     const device = this.backbone.device;
-    const hidden = this.backbone.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
-      attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
-    });
+    const features = () =>
+      this.backbone.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
+        attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
+      });
+    // a frozen backbone keeps no graph: training a probe costs a forward pass
+    const hidden = this.frozenBackbone ? noGrad(features) : features();
     // head and pooling in float32 under autocast too: the scores' margins pick gold queries and silver labels
     const perToken = linearFloat32(hidden, this.weight, this.bias).squeeze(2); // [B, L]
     if (this.pooling === 'last') return perToken.gather(1, tensor(k.last, { shape: [B, 1], dtype: 'int64', device })).squeeze(1);
@@ -50,8 +56,9 @@ export class RewardModel {
     return summed.div(tensor(counts, { shape: [B], dtype: 'float32', device }));
   }
 
+  /** What trains: the head, and the backbone unless it is frozen. */
   parameters(): Tensor[] {
-    return [...this.backbone.parameters(), this.weight, this.bias];
+    return [...(this.frozenBackbone ? [] : this.backbone.parameters()), this.weight, this.bias];
   }
 
   /** The head's `score.weight` and `score.bias` (HF's name for a sequence classifier's head). */

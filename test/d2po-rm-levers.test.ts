@@ -1,0 +1,61 @@
+// Reward-model levers: a ties-aware likelihood (discriminator.ties 'davidson') learns from gold
+// ties, in the warm start and in gold rounds, and the policy never sees a tie; a linear probe
+// (discriminator.frozenBackbone). Their defaults keep the warm-start cache keys made before them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadTask } from '../src/tasks/registry.js';
+import { RewardFunctionGold } from '../src/gold/index.js';
+import { runLoop } from '../src/d2po/loop.js';
+import { RunStore } from '../src/store/run-store.js';
+import { resolveConfig } from '../src/d2po/presets.js';
+import { warmStartPlan } from '../src/d2po/warm-start.js';
+import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
+
+const model = await tinyModelDir();
+const taskFile = toyTaskFile();
+const task = await loadTask(taskFile);
+
+async function run(ties: 'ignore' | 'davidson') {
+  const dir = mkdtempSync(join(tmpdir(), `d2po-ties-${ties}-`));
+  const c = tinyRunConfig('d2po', dir, model, taskFile, { discriminator: { epochs: 1, batchSize: 8, ties }, autocast: false });
+  await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  return dir;
+}
+
+test("discriminator.ties 'davidson': gold ties train the reward model (warm start and rounds), never the policy", async () => {
+  const [plain, aware] = [await run('ignore'), await run('davidson')];
+  const s = RunStore.open(aware, { readonly: true });
+  const p = RunStore.open(plain, { readonly: true });
+  try {
+    const ties = new Set(s.goldLabels().filter((g) => g.preference === 'tie').map((g) => g.pair.id));
+    assert.ok(ties.size > 0, 'the toy task ties some pairs');
+    const initialTies = s.goldLabels([0]).filter((g) => g.preference === 'tie').length;
+    assert.equal(s.metrics('warm/disc_ties').at(-1)?.value, initialTies, 'every initial tie trains the warm start (no held-out share here)');
+    assert.ok(s.metrics('round/disc_ties').length > 0, 'each gold round counts the ties it trained on');
+    assert.equal(p.metrics('warm/disc_ties').length + p.metrics('round/disc_ties').length, 0, 'the default trains on no tie');
+    assert.ok(!s.uses({ target: 'policy', source: 'gold' }).some((u) => ties.has(u.pairId)), 'the policy never trains on a gold tie');
+  } finally {
+    s.close();
+    p.close();
+  }
+});
+
+test("discriminator.ties: the default leaves warm-start keys as they were; 'davidson' has its own, and only a reward model takes it", () => {
+  const c = (ties?: 'davidson') => resolveConfig({ method: 'd2po', task: taskFile, model, out: '-', ...(ties && { discriminator: { ties } }) });
+  const plan = (ties?: 'davidson') => warmStartPlan(c(ties), { model: 'm', disc: 'm', maxNewTokens: 8, initial: 64 }).discriminator;
+  assert.ok(!('ties' in (plan() as { disc: object }).disc), 'no ties field in the default key: caches made before it stay valid');
+  assert.notDeepEqual(plan('davidson'), plan());
+  assert.throws(() => resolveConfig({ method: 'd2po', task: taskFile, model, out: '-', discriminator: { kind: 'bow', ties: 'davidson' } }), /discriminator\.ties/);
+});
+
+test('discriminator.frozenBackbone: its own warm-start key when on, none when off; only a reward model without adapters takes it', () => {
+  const c = (extra: Record<string, unknown> = {}) => resolveConfig({ method: 'd2po', task: taskFile, model, out: '-', ...extra });
+  const disc = (frozenBackbone: boolean) => (warmStartPlan(c({ discriminator: { frozenBackbone } }), { model: 'm', disc: 'm', maxNewTokens: 8, initial: 64 }).discriminator as { disc: object }).disc;
+  assert.ok(!('frozenBackbone' in disc(false)));
+  assert.equal((disc(true) as { frozenBackbone?: boolean }).frozenBackbone, true);
+  assert.throws(() => c({ discriminator: { kind: 'dpo', frozenBackbone: true } }), /discriminator\.frozenBackbone/);
+  assert.throws(() => c({ discriminator: { frozenBackbone: true }, lora: { r: 4, targets: ['c_attn'], discriminator: true } }), /lora\.discriminator/);
+});
