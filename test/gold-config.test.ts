@@ -25,7 +25,8 @@ test('defaults are filled in', () => {
 
 test('errors name the offending field, prefixed by where', () => {
   const bad = (cfg: unknown, re: RegExp) => assert.throws(() => parseGoldConfig(cfg, 'run.json gold'), (e: unknown) => e instanceof GoldConfigError && re.test(e.message));
-  bad({ type: 'oracle' }, /^run\.json gold\.type: unknown gold source "oracle" \(known: task, reward-function, llm-judge, remote-reward\)/);
+  bad({ type: 'oracle' }, /^run\.json gold\.type: unknown gold source "oracle" \(known: task, reward-function, llm-judge, remote-reward, people\)/);
+  bad({ type: 'people', pollMs: 1 }, /run\.json gold.pollMs/);
   bad({}, /run\.json gold\.type: unknown gold source undefined/);
   bad('llm-judge', /run\.json gold: expected an object/);
   bad({ type: 'llm-judge', concurrency: 0 }, /run\.json gold\.concurrency: /);

@@ -80,6 +80,13 @@ export const runConfigSchema = z.strictObject({
     rounds: nonNegInt,
     /** N: online policy steps (silver batches); ignored by methods whose labeller is gold */
     steps: nonNegInt,
+    /**
+     * silver steps the policy may take past a gold round whose answers have not all come (people,
+     * slow judges); the answers are folded in at the first step boundary after they are in, and
+     * the loop waits, visibly, when the oldest open round is this many steps behind. 0 = wait at
+     * the round, as Algorithm 1 does
+     */
+    maxSilverAhead: nonNegInt.default(0),
   }),
   rollout: z.strictObject({
     /** where online rollouts come from: the current policy, or the initial policy (offline) */

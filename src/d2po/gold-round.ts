@@ -30,9 +30,15 @@ export function roundSelection(store: RunStore, round: number, select: () => Pai
 /**
  * Asks the gold source for every open request of `round` (requested, no stored answer), in
  * chunks; each chunk's answers are committed (ledger + labels, one transaction) before the next
- * chunk is asked and before anything uses them. Returns the round's gold labels in ledger order.
+ * chunk is asked and before anything uses them. A source whose answers reach the ledger from
+ * elsewhere (people) is not asked: the ledger is read until the round is answered. Returns the
+ * round's gold labels in ledger order.
  */
 export async function buyGold(store: RunStore, source: GoldSource, round: number, step: number, chunk = 32): Promise<GoldExample[]> {
+  if (source.ledgerAnswers) {
+    while (store.ledger(round).some((e) => e.answeredAt === null)) await new Promise((r) => setTimeout(r, source.ledgerAnswers!.pollMs));
+    return store.goldLabels([round]).map((g) => ({ pair: g.pair, preference: g.preference }));
+  }
   const open = store.ledger(round).filter((e) => e.answeredAt === null);
   const size = source.paid ? Math.min(chunk, 8) : chunk;
   for (let i = 0; i < open.length; i += size) {

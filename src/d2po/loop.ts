@@ -69,10 +69,29 @@ function pickPrompts(prompts: string[], n: number, rng: Rng): string[] {
   return Array.from({ length: n }, () => prompts[rng.int(prompts.length)]);
 }
 
+/** Lets expired timers and I/O callbacks run (a setTimeout turn, then a setImmediate one). */
+async function yieldToEventLoop(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 0));
+  await new Promise((r) => setImmediate(r));
+}
+
+/** A gold round requested and not yet folded in. */
+interface PendingRound {
+  r: number;
+  /** the step that requested it */
+  step: number;
+  t0: number;
+  /** settles when every answer is in the ledger (a source that buys them, or people through serve) */
+  answered: Promise<void>;
+  failed: unknown;
+}
+
 /** Everything a running loop holds. */
 class Run {
   step = 0;
   roundsDone = 0;
+  /** gold rounds requested and not yet folded in, oldest first */
+  pending: PendingRound[] = [];
   incarnation = 0;
   lastEval: Record<string, number> = {};
   private trainPrompts: string[] = [];
@@ -290,27 +309,68 @@ class Run {
       'time/policy': (t3 - t2) / 1000,
     });
     this.lastLoss = u.loss;
-    if (round < plan.rounds && step === plan.roundEnds[round]) await this.goldRound(round, pairs);
+    if (round < plan.rounds && step === plan.roundEnds[round]) this.requestRound(round, pairs);
+    await this.settleGold(step === plan.steps);
   }
 
-  /** Algorithm 1 lines 10-17: select from the candidates, buy gold, update R and the policy. */
-  async goldRound(r: number, lastBatch: PairRecord[]): Promise<void> {
-    const c = this.c;
-    const t0 = performance.now();
-    const sel = roundSelection(this.store, r + 1, () => this.parts.selectGold(r, lastBatch));
-    const gold = await buyGold(this.store, this.o.gold, r + 1, this.step);
+  /**
+   * Algorithm 1 line 10-11: select from the candidates and ask for their gold. The selection is
+   * durable in the ledger before anything is asked; the answers may come later (people), and
+   * the round is folded in by `settleGold` once they are in.
+   */
+  requestRound(r: number, lastBatch: PairRecord[], step = this.step): void {
+    roundSelection(this.store, r + 1, () => this.parts.selectGold(r, lastBatch));
+    const p: PendingRound = { r, step, t0: performance.now(), failed: null, answered: null as unknown as Promise<void> };
+    // a failure is kept for the moment the loop needs the round, so that it never goes unhandled
+    p.answered = buyGold(this.store, this.o.gold, r + 1, this.step).then(
+      () => {},
+      (e: unknown) => void (p.failed = e),
+    );
+    this.pending.push(p);
+  }
+
+  /**
+   * Folds in, oldest first, every requested round whose answers are all in; waits for the oldest
+   * open one when the policy is `budget.maxSilverAhead` steps past it, or when `final`.
+   */
+  async settleGold(final = false): Promise<void> {
+    // the steps are synchronous compute: give the sources' timers and sockets their turn
+    if (this.pending.length) await yieldToEventLoop();
+    while (this.pending.length) {
+      const p = this.pending[0];
+      const open = this.store.ledger(p.r + 1).filter((e) => e.answeredAt === null).length;
+      if (open > 0 && !final && this.step - p.step < this.c.budget.maxSilverAhead) return;
+      if (open > 0) this.waiting(`waiting for gold round ${p.r + 1}: ${open} of ${this.plan.goldPerRound[p.r]} answers to come`);
+      const w0 = performance.now();
+      await p.answered;
+      if (p.failed !== null) throw p.failed;
+      this.pending.shift();
+      await this.foldRound(p, (performance.now() - w0) / 1000);
+    }
+  }
+
+  private waiting(message: string): void {
+    if (this.o.progress !== false) this.o.onProgress?.({ phase: 'log', message });
+  }
+
+  /** Algorithm 1 lines 12-17, once round r's gold is in: update R and the policy. `waited`: seconds the loop stood still for it. */
+  async foldRound(p: PendingRound, waited: number): Promise<void> {
+    const { c, r } = { c: this.c, r: p.r };
     const t1 = performance.now();
+    const gold = this.store.goldLabels([r + 1]).map((g) => ({ pair: g.pair, preference: g.preference }));
     const ex = examplesOf(gold);
     // the discriminator's accuracy on this round's gold, with the scores it had when they were selected
     const scored = gold.filter((g) => g.pair.scoresA && g.pair.scoresB);
     const metrics: Record<string, number> = {
-      'round/gold': sel.length,
+      'round/gold': gold.length,
       'round/tie_share': (gold.length - ex.length) / Math.max(1, gold.length),
       'round/disc_acc': agreement(
         scored.map((g) => meanMargin({ id: '', identical: false, margins: g.pair.scoresA!.map((s, m) => s - g.pair.scoresB![m]) })),
         scored.map((g) => (g.preference === 'a' ? 1 : g.preference === 'b' ? -1 : 0)),
       ),
-      'time/gold': (t1 - t0) / 1000,
+      // from the request to the fold; with late gold the loop stood still for `gold/waited` of it
+      'time/gold': (t1 - p.t0) / 1000,
+      ...(c.budget.maxSilverAhead > 0 && { 'gold/waited': waited, 'gold/steps_ahead': this.step - p.step }),
     };
     if (this.disc?.trainsOnGold && c.discriminator.online) {
       const goldForDisc = this.discriminatorGold(r, gold);
@@ -350,7 +410,8 @@ class Run {
   private discriminatorGold(r: number, round: GoldExample[]): GoldExample[] {
     const d = this.c.discriminator;
     if (d.trainOn === 'round') return round;
-    const all = this.store.goldLabels().map((g) => ({ pair: g.pair, preference: g.preference }));
+    // rounds up to this one: a later round answered early is folded in its own turn
+    const all = this.store.goldLabels(Array.from({ length: r + 2 }, (_, i) => i)).map((g) => ({ pair: g.pair, preference: g.preference }));
     if (d.trainOn === 'all') return all;
     const fresh = new Set(round.map((g) => g.pair.id));
     const earlier = all.filter((g) => !fresh.has(g.pair.id) && (d.ties === 'davidson' || g.preference !== 'tie'));
@@ -546,6 +607,9 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
       run.step = ckpt.step;
       run.roundsDone = ckpt.roundsDone;
       store.truncateAfter(ckpt.step);
+      // rounds requested before the checkpoint and not folded in: their selection is in the
+      // ledger (kept, never bought twice); what is still open is asked again
+      for (let r = run.roundsDone; r < plan.rounds && c.rollout.labeller === 'discriminator' && plan.roundEnds[r] <= ckpt.step; r++) run.requestRound(r, [], plan.roundEnds[r]);
       run.lastEval = store.lastMetrics('eval/')?.values ?? {};
     } else {
       store.truncateAfter(-1);

@@ -22,7 +22,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
   autocast: true,
   dtype: 'fp32',
   gold: { type: 'task' },
-  budget: { gold: 320, initial: 128, rounds: 6, steps: 240 },
+  budget: { gold: 320, initial: 128, rounds: 6, steps: 240, maxSilverAhead: 0 },
   rollout: {
     source: 'policy',
     labeller: 'discriminator',

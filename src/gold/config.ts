@@ -74,21 +74,31 @@ export const remoteRewardGoldSchema = z.strictObject({
   ...retryFields,
 });
 
+/** People labelling through `d2po serve`: their answers reach the run's ledger, where the loop waits for them. */
+export const peopleGoldSchema = z.strictObject({
+  type: z.literal('people'),
+  /** How often the waiting loop reads the ledger for new answers. */
+  pollMs: z.int().min(10).max(60_000).default(1000),
+});
+
 export type RewardFunctionGoldConfig = z.infer<typeof rewardFunctionGoldSchema>;
 export type LlmJudgeGoldConfig = z.infer<typeof llmJudgeGoldSchema>;
 export type RemoteRewardGoldConfig = z.infer<typeof remoteRewardGoldSchema>;
-export type GoldConfig = RewardFunctionGoldConfig | LlmJudgeGoldConfig | RemoteRewardGoldConfig;
+export type PeopleGoldConfig = z.infer<typeof peopleGoldSchema>;
+export type GoldConfig = RewardFunctionGoldConfig | LlmJudgeGoldConfig | RemoteRewardGoldConfig | PeopleGoldConfig;
 /** What a user writes: defaults may be left out. */
 export type GoldConfigInput =
   | z.input<typeof rewardFunctionGoldSchema>
   | z.input<typeof llmJudgeGoldSchema>
-  | z.input<typeof remoteRewardGoldSchema>;
+  | z.input<typeof remoteRewardGoldSchema>
+  | z.input<typeof peopleGoldSchema>;
 
 const SCHEMAS = {
   task: rewardFunctionGoldSchema,
   'reward-function': rewardFunctionGoldSchema,
   'llm-judge': llmJudgeGoldSchema,
   'remote-reward': remoteRewardGoldSchema,
+  people: peopleGoldSchema,
 } as const;
 
 export const GOLD_TYPES = Object.keys(SCHEMAS) as (keyof typeof SCHEMAS)[];

@@ -7,6 +7,7 @@ import { GoldConfigError, parseGoldConfig, type LlmJudgeGoldConfig, type RemoteR
 import { LlmJudge } from './llm-judge.js';
 import { RemoteRewardModel } from './remote-reward.js';
 import { RewardFunctionGold } from './reward-function.js';
+import { PeopleGold } from './people.js';
 import type { RunTask } from '../tasks/task.js';
 import type { GoldSource } from './source.js';
 import { REDACTED } from '../util/secrets.js';
@@ -16,6 +17,7 @@ export * from './config.js';
 export { RewardFunctionGold, type RewardTask } from './reward-function.js';
 export { LlmJudge, JudgeParseError, type LlmJudgeOptions, type JudgeUsage, type JudgePrices } from './llm-judge.js';
 export { RemoteRewardModel, type RemoteRewardOptions } from './remote-reward.js';
+export { PeopleGold } from './people.js';
 export { JudgeCache, judgeKey, CACHE_TABLE } from './judge-cache.js';
 export { GoldHttpError } from './http-client.js';
 export { RUBRIC_VERSION, ASPECTS, type Aspect } from './ultrafeedback-rubric.js';
@@ -137,5 +139,7 @@ export function createGoldSource(config: unknown, ctx: GoldContext = {}): GoldSo
       return judgeFrom(c, env, where);
     case 'remote-reward':
       return remoteFrom(c, env, where);
+    case 'people':
+      return new PeopleGold(c.pollMs);
   }
 }

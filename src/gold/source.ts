@@ -40,6 +40,11 @@ export interface GoldSource {
   readonly paid: boolean;
   /** One label per pair, in order. Rejects (never returns a made-up label) when a pair cannot be labelled. */
   label(pairs: GoldPair[], opts?: { signal?: AbortSignal }): Promise<GoldLabel[]>;
+  /**
+   * Set when answers arrive in the run's ledger from elsewhere (people through `d2po serve`,
+   * which commits each one): the loop never calls `label`, it reads the ledger every `pollMs`.
+   */
+  readonly ledgerAnswers?: { pollMs: number };
   close?(): Promise<void>;
 }
 
