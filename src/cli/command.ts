@@ -57,3 +57,32 @@ export async function chatTemplateOf(tokenizer: Tokenizer): Promise<ChatTemplate
     throw e;
   }
 }
+
+/**
+ * Splits a command line between a command's own flags (`own`: value-taking unless in `booleans`)
+ * and the rest, passed on to `d2po run`; a flag in `reserved` is refused with `why`.
+ */
+export function splitFlags(argv: string[], o: { own: Set<string>; booleans: Set<string>; reserved?: Set<string>; why?: string }): { own: Map<string, string | true>; rest: string[] } {
+  const own = new Map<string, string | true>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq > 0 ? eq : undefined);
+    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
+    if (o.reserved?.has(name)) throw new UsageError(`--${name}: ${o.why}`);
+    if (o.own.has(name)) {
+      if (o.booleans.has(name)) own.set(name, true);
+      else {
+        const v = inline ?? argv[++i];
+        if (v === undefined) throw new UsageError(`--${name} needs a value`);
+        own.set(name, v);
+      }
+      continue;
+    }
+    rest.push(a);
+    if (inline === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('--')) rest.push(argv[++i]);
+  }
+  return { own, rest };
+}

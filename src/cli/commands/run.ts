@@ -109,6 +109,13 @@ options:
 Gold labels are committed to the store before anything uses them; the ledger ends with exactly
 P labels. Inspect a run with d2po runs show DIR.`;
 
+/**
+ * Set by `d2po serve` for the run it starts: the run ends when serve's end of its stdin closes
+ * (serve killed, even by SIGKILL), so that no orphan trains on without its annotators; the run
+ * resumes with `d2po serve --resume`.
+ */
+export const STOP_WITH_PARENT = 'D2PO_STOP_WITH_PARENT';
+
 /** Flags that --resume accepts besides itself: output options, and where and how wide the run goes on. */
 const RESUME_FLAGS = ['--resume', '--no-progress', '--json', '--force', '--device', '--threads'];
 
@@ -281,6 +288,12 @@ export const run: Command = {
     const task = await loadRunTask(config.task, { timeoutMs: config.taskTimeoutMs });
     const gold = createGoldSource(config.gold, { task, where: 'gold' });
     console.error(`${values.resume ? 'resuming' : 'starting'} ${describePlan(config, planBudget(config))} -> ${dir}`);
+    const withParent = process.env[STOP_WITH_PARENT] === '1';
+    const parentGone = () => {
+      console.error(`${dir}: d2po serve is gone; stopping (d2po serve --resume ${dir} continues the run)`);
+      process.exit(1);
+    };
+    if (withParent) process.stdin.on('close', parentGone).resume();
     try {
       const res = await runLoop(values.resume ? null : config, { dir, resume: Boolean(values.resume), warmCache: values['warm-cache'] ? resolve(values['warm-cache'] as string) : undefined, command: ['d2po', 'run', ...argv.map(shellQuote)].join(' '), force: Boolean(values.force), resumeChanges, task, gold, progress: !values['no-progress'], onProgress: progressBar() });
       if (values.json) console.log(JSON.stringify(res));
@@ -290,6 +303,7 @@ export const run: Command = {
         );
       return 0;
     } finally {
+      if (withParent) process.stdin.off('close', parentGone).destroy();
       await gold.close?.();
     }
   },

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, splitFlags, type Command } from '../command.js';
 import { configFromArgs } from './run.js';
 import { ConfigError, METHODS, type Method, type RunConfig } from '../../d2po/config.js';
 import { isMethod, presetConfig, resolveConfig } from '../../d2po/presets.js';
@@ -59,31 +59,6 @@ const OWN = new Set(['methods', 'seeds', 'initial-gold', 'online-gold', 'rounds'
 const BOOLEAN = new Set(['dry-run']);
 /** `d2po run` flags the sweep sets per job. */
 const RESERVED = new Set(['method', 'seed', 'gold-budget', 'resume', 'force', 'print-config', 'json', 'no-progress']);
-
-function splitArgs(argv: string[]): { own: Map<string, string | true>; rest: string[] } {
-  const own = new Map<string, string | true>();
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq > 0 ? eq : undefined);
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    if (RESERVED.has(name)) throw new UsageError(`--${name}: the sweep sets it for each run`);
-    if (OWN.has(name)) {
-      if (BOOLEAN.has(name)) own.set(name, true);
-      else {
-        const v = inline ?? argv[++i];
-        if (v === undefined) throw new UsageError(`--${name} needs a value`);
-        own.set(name, v);
-      }
-      continue;
-    }
-    rest.push(a);
-    if (inline === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('--')) rest.push(argv[++i]);
-  }
-  return { own, rest };
-}
 
 function intList(flag: string, raw: string): number[] {
   const out: number[] = [];
@@ -146,7 +121,7 @@ export const sweep: Command = {
   summary: 'run methods x seeds x gold budgets from shared warm starts, then the report',
   help,
   async run(argv) {
-    const { own, rest } = splitArgs(argv);
+    const { own, rest } = splitFlags(argv, { own: OWN, booleans: BOOLEAN, reserved: RESERVED, why: 'the sweep sets it for each run' });
     const methods = ((own.get('methods') as string | undefined) ?? 'd2po,opo-gold,dpo,opo-static-rm').split(',').map((m) => m.trim());
     for (const m of methods) if (!isMethod(m)) throw new UsageError(`--methods: unknown method '${m}' (one of ${METHODS.join(', ')})`);
     const seeds = intList('seeds', (own.get('seeds') as string | undefined) ?? '0-4');
