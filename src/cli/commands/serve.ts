@@ -111,13 +111,14 @@ async function storeReady(dir: string, exit: Promise<number>): Promise<void> {
   for (;;) {
     if (ended !== null) throw new Error(`the run ended (exit code ${ended}) before its store was ready; its messages are above`);
     if (existsSync(join(dir, RUN_DB))) {
-      const s = RunStore.open(dir, { readonly: true });
+      let s: RunStore | null = null;
       try {
+        s = RunStore.open(dir, { readonly: true });
         if (s.getMeta('config') !== undefined && s.getMeta('status') === 'running') return;
       } catch {
-        // the schema may not be there yet
+        // the run is still writing its schema
       } finally {
-        s.close();
+        s?.close();
       }
     }
     await new Promise((r) => setTimeout(r, 100));
