@@ -31,3 +31,25 @@ for (const loss of ['dpo', 'ipo', 'smoothed'] as const) {
     policy.dispose();
   });
 }
+
+test('soft silver labels: even odds move nothing; a probability p stops the margin where s(beta h) = p, a hard label does not stop', () => {
+  const run = (confidence: number | undefined, steps: number) => {
+    const policy = createModel(cfg, { seed: 4 });
+    policy.train(false);
+    const ref = policy.frozenCopy();
+    const tr = new PreferenceTrainer(policy, new FrozenLogprobs(ref), { loss: 'dpo', beta: 0.5, labelSmoothing: 0, lr: 1e-2, weightDecay: 0, maxGradNorm: 0 });
+    const ex = [0, 1].map((i) => ({ promptIds: [0, 1 + i], chosenIds: [10, 11], rejectedIds: [20, 21], ...(confidence !== undefined && { confidence }) }));
+    let margin = 0;
+    for (let i = 0; i < steps; i++) margin = tr.step(ex).margin;
+    tr.dispose();
+    ref.dispose();
+    policy.dispose();
+    return margin;
+  };
+  // policy = reference: h = 0, where the gradient of 0.5 log s(z) + 0.5 log s(-z) is exactly 0
+  assert.equal(run(0.5, 3), 0, 'even odds: no gradient at all');
+  const target = Math.log(0.8 / 0.2) / 0.5; // s(0.5 h) = 0.8
+  const [soft, hard] = [run(0.8, 150), run(undefined, 150)];
+  assert.ok(Math.abs(soft - target) < 0.5, `p = 0.8 settles near h = ${target.toFixed(2)}: ${soft}`);
+  assert.ok(hard > target + 1, `a hard label keeps pushing: ${hard}`);
+});

@@ -36,6 +36,14 @@ test('ipoLoss and btLoss: hand-computed', () => {
   assert.deepEqual(implicitReward(t([-1, -3]), t([-2, -2]), 0.1).toArray().map((x) => Math.round(x * 1e6) / 1e6), [0.1, -0.1]);
 });
 
+test('dpoLoss with a label smoothing per pair (soft labels) matches the scalar one pair by pair', () => {
+  const eps = [0.1, 0.3];
+  const per = dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5, labelSmoothing: t(eps), reduction: 'none' }).toArray();
+  eps.forEach((e, i) => close(per[i], dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5, labelSmoothing: e, reduction: 'none' }).toArray()[i]));
+  close(dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5, labelSmoothing: t([0, 0]) }).item(), dpoLoss(t(PC), t(PR), t(RC), t(RR), { beta: 0.5 }).item());
+  checkGrad((x) => dpoLoss(x, t(PR), t(RC), t(RR), { beta: 0.5, labelSmoothing: t(eps) }), PC);
+});
+
 test("davidsonLoss: Davidson's probabilities (nu = 1) written out; a tie pulls the rewards together", () => {
   // win: -log(e^d / (e^d + e^-d + 1)), tie: -log(1 / (e^d + e^-d + 1)), d = (r+ - r-) / 2
   const win = (d: number) => -Math.log(Math.exp(d) / (Math.exp(d) + Math.exp(-d) + 1));

@@ -178,6 +178,12 @@ export const runConfigSchema = z.strictObject({
     marginThreshold: z.number().min(0),
     /** skip silver pairs on which ensemble members disagree in sign */
     skipDisagreement: z.boolean(),
+    /**
+     * soft silver labels: each silver pair trains the policy toward the discriminator's
+     * probability sigmoid(|margin|) that its choice is right (DPO with that pair's label
+     * smoothing 1 - p), not toward certainty
+     */
+    soft: z.boolean().default(false),
   }),
   ppo: z.strictObject({
     klCoef: z.number().min(0),
@@ -278,6 +284,7 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
     bad('selection.strategy', "'disagreement' needs discriminator.kind 'rm-ensemble'");
   if (c.silver.skipDisagreement && c.discriminator.kind !== 'rm-ensemble')
     bad('silver.skipDisagreement', "needs discriminator.kind 'rm-ensemble'");
+  if (c.silver.soft && c.policy.loss !== 'dpo') bad('silver.soft', `soft silver labels are DPO's per-pair label smoothing; policy.loss is '${c.policy.loss}'`);
   if (c.discriminator.ties === 'davidson' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
     bad('discriminator.ties', `'davidson' is a reward model's likelihood; discriminator.kind '${c.discriminator.kind}' ignores ties`);
   if (c.discriminator.frozenBackbone && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')

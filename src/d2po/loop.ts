@@ -289,7 +289,9 @@ class Run {
       silver.push({ pairId: id, preference: d.chosen, margin: meanMargin(cand), skip: d.skip ?? null });
       if (!d.skip) {
         const [ch, rj] = d.chosen === 'a' ? [pair.aIds, pair.bIds] : [pair.bIds, pair.aIds];
-        preferences.push({ promptIds: pair.promptIds, chosenIds: ch, rejectedIds: rj });
+        // the Bradley-Terry probability the discriminator gives its own choice
+        const confidence = c.silver.soft ? 1 / (1 + Math.exp(-Math.abs(meanMargin(cand)))) : undefined;
+        preferences.push({ promptIds: pair.promptIds, chosenIds: ch, rejectedIds: rj, ...(confidence !== undefined && { confidence }) });
       }
     });
     this.store.addPairs(pairs, silver);

@@ -41,6 +41,7 @@ export class DpoUpdater implements PolicyUpdater {
 
   silverStep(batch: SilverBatch, finite: FiniteCheck): { loss: number; metrics: Record<string, number> } {
     const st = this.trainer.step(batch.preferences);
+    const soft = batch.preferences.flatMap((p) => (p.confidence === undefined ? [] : [p.confidence]));
     if (batch.preferences.length > 0) finite('policy loss on silver pairs', st.loss);
     return {
       loss: st.loss,
@@ -49,6 +50,7 @@ export class DpoUpdater implements PolicyUpdater {
         'train/accuracy': st.accuracy,
         'train/silver_used': batch.preferences.length,
         'train/silver_skipped': batch.pairs - batch.preferences.length,
+        ...(soft.length && { 'train/silver_confidence': soft.reduce((a, b) => a + b, 0) / soft.length }),
       },
     };
   }

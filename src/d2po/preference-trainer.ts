@@ -10,6 +10,8 @@ export interface PrefExample {
   rejectedIds: number[];
   /** a gold tie (chosen and rejected are then a and b): only a ties-aware reward model reads it */
   tie?: true;
+  /** a soft silver label: the labeller's probability that chosen beats rejected (absent: 1) */
+  confidence?: number;
 }
 
 export interface PreferenceOptions {
@@ -114,10 +116,12 @@ export class PreferenceTrainer {
       const ref = { chosen: refAll.narrow(0, 0, n), rejected: refAll.narrow(0, n, n) };
       const pol = pairLogprobs(this.model, ex);
       const o = this.opts;
+      // soft labels: each pair's own eps, 1 - its confidence
+      const soft = ex.some((e) => e.confidence !== undefined) ? tensor(ex.map((e) => 1 - (e.confidence ?? 1)), { dtype: 'float32', device: this.model.device }) : null;
       const loss =
         o.loss === 'ipo'
           ? ipoLoss(pol.chosen, pol.rejected, ref.chosen, ref.rejected, { beta: o.beta })
-          : dpoLoss(pol.chosen, pol.rejected, ref.chosen, ref.rejected, { beta: o.beta, labelSmoothing: o.loss === 'smoothed' ? o.labelSmoothing : 0 });
+          : dpoLoss(pol.chosen, pol.rejected, ref.chosen, ref.rejected, { beta: o.beta, labelSmoothing: soft ?? (o.loss === 'smoothed' ? o.labelSmoothing : 0) });
       this.optimizer.zeroGrad();
       loss.backward();
       if (o.maxGradNorm > 0) clipGradNorm(this.model.parameters(), o.maxGradNorm);

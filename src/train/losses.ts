@@ -19,9 +19,10 @@ export interface DpoOptions {
   beta: number;
   /**
    * Conservative DPO (label smoothing eps): the pair's label is wrong with probability eps,
-   * loss = -(1 - eps) log s(beta h) - eps log s(-beta h). 0 = plain sigmoid DPO.
+   * loss = -(1 - eps) log s(beta h) - eps log s(-beta h). 0 = plain sigmoid DPO. A tensor [B]
+   * gives each pair its own eps (soft labels: eps = 1 - the labeller's probability).
    */
-  labelSmoothing?: number;
+  labelSmoothing?: number | Tensor;
   reduction?: Reduction;
 }
 
@@ -30,7 +31,8 @@ export function dpoLoss(policyChosen: Tensor, policyRejected: Tensor, refChosen:
   const z = logRatioMargin(policyChosen, policyRejected, refChosen, refRejected).mul(opts.beta);
   const eps = opts.labelSmoothing ?? 0;
   let loss = z.logsigmoid().neg();
-  if (eps > 0) loss = loss.mul(1 - eps).sub(z.neg().logsigmoid().mul(eps));
+  if (typeof eps !== 'number') loss = loss.mul(eps.neg().add(1)).sub(z.neg().logsigmoid().mul(eps));
+  else if (eps > 0) loss = loss.mul(1 - eps).sub(z.neg().logsigmoid().mul(eps));
   return reduce(loss, opts.reduction);
 }
 

@@ -1,6 +1,7 @@
-// Reward-model levers: a ties-aware likelihood (discriminator.ties 'davidson') learns from gold
+// Discriminator levers: a ties-aware likelihood (discriminator.ties 'davidson') learns from gold
 // ties, in the warm start and in gold rounds, and the policy never sees a tie; a linear probe
-// (discriminator.frozenBackbone). Their defaults keep the warm-start cache keys made before them.
+// (discriminator.frozenBackbone); soft silver labels (silver.soft). The defaults keep the
+// warm-start cache keys made before them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -58,4 +59,18 @@ test('discriminator.frozenBackbone: its own warm-start key when on, none when of
   assert.equal((disc(true) as { frozenBackbone?: boolean }).frozenBackbone, true);
   assert.throws(() => c({ discriminator: { kind: 'dpo', frozenBackbone: true } }), /discriminator\.frozenBackbone/);
   assert.throws(() => c({ discriminator: { frozenBackbone: true }, lora: { r: 4, targets: ['c_attn'], discriminator: true } }), /lora\.discriminator/);
+});
+
+test('silver.soft: each silver pair trains toward the discriminator\'s own probability; only with the DPO loss', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'd2po-soft-'));
+  await runLoop(tinyRunConfig('d2po', dir, model, taskFile, { silver: { soft: true }, autocast: false }), { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  const s = RunStore.open(dir, { readonly: true });
+  try {
+    const conf = s.metrics('train/silver_confidence');
+    assert.equal(conf.length, 4, 'one mean confidence per silver step');
+    for (const m of conf) assert.ok(m.value > 0.5 && m.value < 1, `a probability above a coin's: ${m.value}`);
+  } finally {
+    s.close();
+  }
+  assert.throws(() => resolveConfig({ method: 'd2po-ppo', task: taskFile, model, out: '-', silver: { soft: true } }), /silver\.soft/);
 });
