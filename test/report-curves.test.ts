@@ -14,6 +14,9 @@ function curve(method: string, seed: number, evals: [number, number, number][], 
     method,
     label: method,
     config: { method, seed, out: `/runs/${method}-${seed}`, budget: { gold: 64, initial: 32, rounds: 2 }, ...config },
+    status: 'done',
+    step: 1,
+    steps: 1,
     task: 'word-collector',
     seed,
     goldBudget: 64,
@@ -67,12 +70,17 @@ test('writeReport: reward table, per-seed finals, tie shares and time split from
   runs[0].evals[1].metrics['eval/disc_acc'] = 0.6;
   const out = mkdtempSync(join(tmpdir(), 'd2po-report-'));
   const { markdown, files } = await writeReport(runs, out);
-  assert.match(markdown, /\| d2po \| 2\.50 ± 0\.71 \| 2\.00, 3\.00 \|/);
+  assert.match(markdown, /\| d2po \| 2\.50 ± 0\.71 \| 0: 2\.00, 1: 3\.00 \|/);
   assert.match(markdown, /\| d2po \| 0\.50 ± 0\.20 \| - \|/); // tie shares 0.5, 0.7, 0.3
   assert.match(markdown, /\| d2po \| 0\.50 \(2\) \|/); // time/sample of two runs
   assert.match(markdown, /\| 20 \| 0\.60 \|/); // accuracy by step
   assert.equal(files.length, 2);
   for (const f of files) assert.ok(existsSync(f));
+  // a run cut short shows in the curves, never in the final numbers, and the report says so
+  const cut = { ...curve('d2po', 2, [[0, 32, 9.0]]), status: 'failed', step: 4, steps: 96 };
+  const withCut = await writeReport([...runs, cut], out);
+  assert.match(withCut.markdown, /\| d2po \| 2\.50 ± 0\.71 \| 0: 2\.00, 1: 3\.00 \|/);
+  assert.match(withCut.markdown, /Not finished, in the curves only: d2po seed 2 \(failed at step 4 of 96\)\./);
 });
 
 test('labelVariants names runs of one method by the varying fields where they depart from its preset', () => {

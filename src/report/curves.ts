@@ -18,6 +18,10 @@ export interface RunCurve {
   label: string;
   /** the stored run config */
   config: Record<string, unknown>;
+  /** meta status (done, running, failed, ...) and how far it got: an unfinished run has no final numbers */
+  status: string;
+  step: number;
+  steps: number;
   task: string;
   seed: number;
   goldBudget: number;
@@ -60,6 +64,9 @@ export function readRunCurve(dir: string): RunCurve {
       method: config.method,
       label: config.method,
       config,
+      status: store.getMeta<string>('status') ?? 'unknown',
+      step: store.getMeta<number>('step') ?? 0,
+      steps: store.getMeta<number>('steps') ?? 0,
       task: config.task,
       seed: config.seed,
       goldBudget: config.budget.gold,

@@ -60,7 +60,12 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
   const task = [...new Set(runs.map((r) => r.task.split('/').pop()))].join(', ');
   const methods = [...new Set(runs.map((r) => r.label))];
   const seeds = (m: string) => runs.filter((r) => r.label === m).map((r) => r.seed);
-  const runList = (name: (m: string) => string) => `Runs: ${methods.map((m) => `${name(m)} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.`;
+  // a run not finished shows in the curves as far as it got, never in final numbers
+  const done = runs.filter((r) => r.status === 'done');
+  const unfinished = runs.filter((r) => r.status !== 'done').map((r) => `${r.label} seed ${r.seed} (${r.status} at step ${r.step} of ${r.steps})`);
+  const runList = (name: (m: string) => string) =>
+    `Runs: ${methods.map((m) => `${name(m)} (seeds ${seeds(m).join(', ')})`).join('; ')}. Mean ± sample sd over seeds.` +
+    (unfinished.length ? ` Not finished, in the curves only: ${unfinished.map(name).join('; ')}.` : '');
   const sections: Section[] = [];
 
   // the paper's Figure 3: reward against online gold; offline methods (all gold initial) as stars
@@ -86,13 +91,16 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
   });
 
   const finals = methods.map((m) => {
-    const f = runs.filter((r) => r.label === m).map((r) => r.evals.at(-1)?.metrics['eval/reward']).filter((v): v is number => v !== undefined);
-    return [m, fmtStat(stat(f)), f.map((v) => v.toFixed(2)).join(', ')];
+    const f = done.filter((r) => r.label === m).flatMap((r) => {
+      const v = r.evals.at(-1)?.metrics['eval/reward'];
+      return v === undefined ? [] : [{ seed: r.seed, v }];
+    });
+    return [m, f.length ? fmtStat(stat(f.map((x) => x.v))) : 'none finished', f.map((x) => `${x.seed}: ${x.v.toFixed(2)}`).join(', ')];
   });
   sections.push({ title: 'Final dev gold reward', table: { head: ['method', 'mean ± sd', 'per seed'], rows: finals } });
 
   // the paper's headline: online gold to reach OPO-gold's final reward, seed by seed
-  const reach = labelsToReach(runs, 'opo-gold');
+  const reach = labelsToReach(done, 'opo-gold');
   if (reach.length) {
     const rows = [...new Set(reach.map((x) => x.label))].map((label) => {
       const mine = reach.filter((x) => x.label === label);
