@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { METHODS, ConfigError } from '../src/d2po/config.js';
 import { presetConfig, resolveConfig } from '../src/d2po/presets.js';
 import { planBudget, split } from '../src/d2po/budget.js';
-import { selectForGold, silverLabel, bestAndWorst, type Candidate } from '../src/d2po/selection.js';
+import { selectForGold, silverLabel, bestAndWorst, leastSeparated, type Candidate } from '../src/d2po/selection.js';
 import { Rng } from '../src/util/rng.js';
 import { cpuHasFastBf16, readCpuinfo } from '../src/tensor/cpu-features.js';
 
@@ -95,6 +95,12 @@ test('silver labels: ties, thresholds and disagreement are skipped', () => {
   assert.equal(silverLabel(cand('x', [3, -1]), rules).skip, 'disagreement');
   assert.equal(silverLabel(cand('x', [3], true), rules).skip, 'identical');
   assert.deepEqual(silverLabel(cand('x', [3, -1]), { marginThreshold: 0, skipDisagreement: false }), { chosen: 'a' });
+});
+
+test('the least separated pair of k samples: smallest score gap, equal texts passed over while another pair exists', () => {
+  assert.deepEqual(leastSeparated([0, 5, 0.5, 9]), [0, 2]);
+  assert.deepEqual(leastSeparated([0, 5, 0.5, 9], (i, j) => i === 0 && j === 2), [1, 3]);
+  assert.deepEqual(leastSeparated([1, 1], () => true), [0, 1], 'no other pair: the only one');
 });
 
 test('best and worst of k samples are distinct', () => {

@@ -74,3 +74,28 @@ test('silver.soft: each silver pair trains toward the discriminator\'s own proba
   }
   assert.throws(() => resolveConfig({ method: 'd2po-ppo', task: taskFile, model, out: '-', silver: { soft: true } }), /silver\.soft/);
 });
+
+test("selection.goldPair 'uncertain': with k = 3 each prompt offers gold its least separated pair, and the silver pair still trains the policy", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'd2po-goldpair-'));
+  await runLoop(tinyRunConfig('d2po', dir, model, taskFile, { rollout: { batchSize: 4, samplesPerPrompt: 3 }, selection: { goldPair: 'uncertain' }, autocast: false }), {
+    dir,
+    task,
+    gold: new RewardFunctionGold(task),
+    progress: false,
+  });
+  const s = RunStore.open(dir, { readonly: true });
+  try {
+    const online = s.goldLabels().filter((g) => g.round > 0).map((g) => g.pair);
+    assert.equal(online.length, 12);
+    const margin = (p: { scoresA: number[] | null; scoresB: number[] | null }) => Math.abs(p.scoresA![0] - p.scoresB![0]);
+    for (const p of online) {
+      assert.match(p.id, /-g$/, 'a gold candidate, not a silver pair');
+      const [silverPair] = s.getPairs([p.id.slice(0, -2)]);
+      assert.ok(margin(p) <= margin(silverPair) + 1e-9, `${p.id}: the least separated pair (${margin(p)}) against best-vs-worst (${margin(silverPair)})`);
+    }
+    assert.ok(!s.uses({ target: 'policy', source: 'silver' }).some((u) => u.pairId.endsWith('-g')), 'silver training uses the best-vs-worst pairs only');
+  } finally {
+    s.close();
+  }
+  assert.throws(() => resolveConfig({ method: 'd2po', task: taskFile, model, out: '-', selection: { goldPair: 'uncertain' } }), /selection\.goldPair/);
+});

@@ -13,7 +13,7 @@ import { trainedFiles } from './optimizer-state.js';
 import { DpoUpdater, PpoUpdater, type PolicyUpdater } from './policy-updater.js';
 import { FrozenLogprobs, PreferenceTrainer } from './preference-trainer.js';
 import { TextCodec } from './rollout.js';
-import { selectForGold, type Candidate } from './selection.js';
+import { isGoldCandidate, selectForGold, type Candidate } from './selection.js';
 
 /** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
 export const S = { prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, replay: 37, lora: 41, valueHead: 101 } as const;
@@ -113,7 +113,9 @@ async function discriminatorOf(c: RunConfig, policy: CausalLM, refLp: FrozenLogp
 /** Gold selection by `selection`: from every candidate of the round (global) or the step's batch, by strategy, seeded per round. */
 function goldSelection(c: RunConfig, store: RunStore, plan: BudgetPlan): GoldSelection {
   return (r, lastBatch) => {
-    const pool = c.selection.scope === 'global' ? store.pairsOfRound(r + 1) : lastBatch;
+    const uncertain = c.selection.goldPair === 'uncertain';
+    // the pairs a prompt offers to gold: its silver pair, or (uncertain) its least separated one
+    const pool = (c.selection.scope === 'global' ? store.pairsOfRound(r + 1) : lastBatch).filter((p) => isGoldCandidate(p.id) === uncertain);
     const byId = new Map(pool.map((p) => [p.id, p]));
     const cands: Candidate[] = pool.map((p) => ({ id: p.id, margins: p.scoresA!.map((s, m) => s - p.scoresB![m]), identical: p.a === p.b }));
     return selectForGold(cands, plan.goldPerRound[r], c.selection.strategy, new Rng(hashSeed(c.seed, S.select, r))).map((x) => byId.get(x.id)!);

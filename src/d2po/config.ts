@@ -172,6 +172,12 @@ export const runConfigSchema = z.strictObject({
     strategy: z.enum(['confidence', 'random', 'disagreement']),
     /** candidates: all since the last gold round (the paper) or the last batch only (authors' code) */
     scope: z.enum(['global', 'batch']),
+    /**
+     * with k > 2 samples per prompt, the pair of a prompt that may go to gold: its silver pair
+     * (the discriminator's best against its worst, the surest pair), or 'uncertain': the pair of
+     * its k(k-1)/2 that the discriminator tells apart least (the silver pair still trains the policy)
+     */
+    goldPair: z.enum(['silver', 'uncertain']).default('silver'),
   }),
   silver: z.strictObject({
     /** silver pairs whose |margin| is below this train nothing */
@@ -284,6 +290,8 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
     bad('selection.strategy', "'disagreement' needs discriminator.kind 'rm-ensemble'");
   if (c.silver.skipDisagreement && c.discriminator.kind !== 'rm-ensemble')
     bad('silver.skipDisagreement', "needs discriminator.kind 'rm-ensemble'");
+  if (c.selection.goldPair === 'uncertain' && c.rollout.samplesPerPrompt < 3)
+    bad('selection.goldPair', `'uncertain' chooses among a prompt's k(k-1)/2 pairs; with rollout.samplesPerPrompt ${c.rollout.samplesPerPrompt} there is one`);
   if (c.silver.soft && c.policy.loss !== 'dpo') bad('silver.soft', `soft silver labels are DPO's per-pair label smoothing; policy.loss is '${c.policy.loss}'`);
   if (c.discriminator.ties === 'davidson' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
     bad('discriminator.ties', `'davidson' is a reward model's likelihood; discriminator.kind '${c.discriminator.kind}' ignores ties`);

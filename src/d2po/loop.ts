@@ -12,7 +12,7 @@ import { preferenceOptions, validateConfig, type RunConfig } from './config.js';
 import { resolveMaxNewTokens } from './response-length.js';
 import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resume-point.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
-import { bestAndWorst, meanMargin, silverLabel, type Candidate } from './selection.js';
+import { bestAndWorst, goldCandidateId, leastSeparated, meanMargin, silverLabel, type Candidate } from './selection.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { examplesOf, holdOut, initialSet, warmDiscriminator, warmPolicy, warmStartPlan } from './warm-start.js';
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
@@ -262,6 +262,8 @@ class Run {
     const meanScores = responseIds.map((_, j) => scores.reduce((a, m) => a + m[j], 0) / scores.length);
     const k = c.rollout.samplesPerPrompt;
     const pairs: PairRecord[] = [];
+    /** with selection.goldPair 'uncertain': each prompt's least separated pair, offered to gold */
+    const goldCandidates: PairRecord[] = [];
     const silver: { pairId: string; preference: 'a' | 'b'; margin: number; skip: string | null }[] = [];
     const preferences: PrefExample[] = [];
     rolls.forEach((r, i) => {
@@ -284,6 +286,10 @@ class Run {
         scoresB: member(worst),
       };
       pairs.push(pair);
+      if (c.selection.goldPair === 'uncertain') {
+        const [u, v] = leastSeparated(meanScores.slice(i * k, (i + 1) * k), (x, y) => r.samples[x].text === r.samples[y].text);
+        goldCandidates.push({ ...pair, id: goldCandidateId(id), a: r.samples[u].text, b: r.samples[v].text, aIds: r.samples[u].ids, bIds: r.samples[v].ids, scoresA: member(u), scoresB: member(v) });
+      }
       const cand: Candidate = { id, margins: pair.scoresA!.map((s, m) => s - pair.scoresB![m]), identical: pair.a === pair.b };
       const d = silverLabel(cand, c.silver);
       silver.push({ pairId: id, preference: d.chosen, margin: meanMargin(cand), skip: d.skip ?? null });
@@ -294,7 +300,7 @@ class Run {
         preferences.push({ promptIds: pair.promptIds, chosenIds: ch, rejectedIds: rj, ...(confidence !== undefined && { confidence }) });
       }
     });
-    this.store.addPairs(pairs, silver);
+    this.store.addPairs([...pairs, ...goldCandidates], silver);
     const u = this.ac(() => parts.updater.silverStep({ promptIds, responseIds, scores: meanScores, preferences, pairs: pairs.length }, this.finite.bind(this)));
     const t3 = performance.now();
     if (parts.updater.learnsFromLabels) {
@@ -311,7 +317,7 @@ class Run {
       'time/policy': (t3 - t2) / 1000,
     });
     this.lastLoss = u.loss;
-    if (round < plan.rounds && step === plan.roundEnds[round]) this.requestRound(round, pairs);
+    if (round < plan.rounds && step === plan.roundEnds[round]) this.requestRound(round, c.selection.goldPair === 'uncertain' ? goldCandidates : pairs);
     await this.settleGold(step === plan.steps);
   }
 

@@ -63,7 +63,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
     goldEpochs: 4,
   },
   init: { warmPolicy: true, policyEpochs: 4, policyLr: 2e-4, discriminatorEpochs: 6, holdout: 0 },
-  selection: { strategy: 'confidence', scope: 'global' },
+  selection: { strategy: 'confidence', scope: 'global', goldPair: 'silver' },
   silver: { marginThreshold: 0, skipDisagreement: false, soft: false },
   ppo: { klCoef: 0.05, gamma: 1, lam: 0.95, clip: 0.2, valueClip: 0.2, vfCoef: 0.1, epochs: 2, lr: 1e-5 },
   eval: { every: 40, prompts: 64, temperature: 0.9, topP: 0.9, accuracyPairs: 32 },

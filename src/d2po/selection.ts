@@ -84,6 +84,27 @@ export function silverLabel(c: Candidate, rules: SilverRules): SilverDecision {
   return { chosen };
 }
 
+/** Id of the pair a prompt offers to gold when it is not its silver pair (selection.goldPair 'uncertain'). */
+export const goldCandidateId = (silverPairId: string) => `${silverPairId}-g`;
+export const isGoldCandidate = (id: string) => id.endsWith('-g');
+
+/**
+ * For k samples of one prompt scored by the labeller: the two it tells apart least (smallest
+ * score difference; the first such pair in index order), skipping pairs whose texts are equal
+ * when `same(i, j)` says so and another pair exists.
+ */
+export function leastSeparated(scores: readonly number[], same: (i: number, j: number) => boolean = () => false): [number, number] {
+  if (scores.length < 2) throw new Error('leastSeparated needs at least two samples');
+  let pick: [number, number] | null = null;
+  let gap = Infinity;
+  for (let i = 0; i < scores.length; i++)
+    for (let j = i + 1; j < scores.length; j++) {
+      const d = Math.abs(scores[i] - scores[j]);
+      if (!same(i, j) && d < gap) [pick, gap] = [[i, j], d];
+    }
+  return pick ?? [0, 1];
+}
+
 /**
  * For k samples of one prompt scored by the labeller: indices of the best and the worst
  * (first maximum; first minimum among the others), always two different samples.
