@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { METHODS, ConfigError } from '../src/d2po/config.js';
 import { presetConfig, resolveConfig } from '../src/d2po/presets.js';
 import { planBudget, split } from '../src/d2po/budget.js';
-import { selectForGold, silverLabel, bestAndWorst, leastSeparated, type Candidate } from '../src/d2po/selection.js';
+import { selectForGold, silverLabel, bestAndWorst, leastSeparated, preferenceVariance, type Candidate } from '../src/d2po/selection.js';
 import { Rng } from '../src/util/rng.js';
 import { cpuHasFastBf16, readCpuinfo } from '../src/tensor/cpu-features.js';
 
@@ -95,6 +95,15 @@ test('silver labels: ties, thresholds and disagreement are skipped', () => {
   assert.equal(silverLabel(cand('x', [3, -1]), rules).skip, 'disagreement');
   assert.equal(silverLabel(cand('x', [3], true), rules).skip, 'identical');
   assert.deepEqual(silverLabel(cand('x', [3, -1]), { marginThreshold: 0, skipDisagreement: false }), { chosen: 'a' });
+});
+
+test("variance selection: the members' preference probabilities most apart first, then the smallest |margin|", () => {
+  const c = (id: string, margins: number[]): Candidate => ({ id, margins, identical: false });
+  const pool = [c('agree', [2, 2, 2]), c('split', [3, -3, 0]), c('near', [0.1, -0.1, 0]), c('split2', [3, -3, 0.5])];
+  assert.equal(preferenceVariance(c('x', [1, 1])), 0);
+  const p = 1 / (1 + Math.exp(-3));
+  assert.ok(Math.abs(preferenceVariance(c('y', [3, -3])) - (p - 0.5) ** 2) < 1e-12);
+  assert.deepEqual(selectForGold(pool, 3, 'variance', new Rng(0)).map((x) => x.id), ['split2', 'split', 'near']);
 });
 
 test('the least separated pair of k samples: smallest score gap, equal texts passed over while another pair exists', () => {

@@ -17,8 +17,9 @@ const model = await tinyModelDir();
 const taskFile = toyTaskFile();
 const task = await loadTask(taskFile);
 
-function config(method: Method, out: string) {
-  return tinyRunConfig(method, out, model, taskFile, { discriminator: { epochs: 1, batchSize: 8, lr: 1e-2 }, autocast: false });
+function config(method: Method, out: string, extra: Record<string, unknown> = {}) {
+  const { discriminator, ...rest } = extra as { discriminator?: object };
+  return tinyRunConfig(method, out, model, taskFile, { discriminator: { epochs: 1, batchSize: 8, lr: 1e-2, ...discriminator }, autocast: false, ...rest });
 }
 
 const run = (c: ReturnType<typeof config>, dir: string, o: { resume?: boolean; onStep?: (s: number) => void } = {}) =>
@@ -33,17 +34,18 @@ const lastCheckpoint = (dir: string) => {
   }
 };
 
-for (const [method, files] of [
-  ['d2po', ['policy/model.safetensors', 'discriminator/rm-0.safetensors']],
-  ['d2po-dpo-discrim', ['policy/model.safetensors', 'discriminator/dpo-discriminator/model.safetensors']],
-] as [Method, string[]][]) {
-  test(`${method}: cut after step 3 and resumed, it ends with the weights of an uncut run`, async () => {
+for (const [method, files, extra, name] of [
+  ['d2po', ['policy/model.safetensors', 'discriminator/rm-0.safetensors'], {}, 'd2po'],
+  ['d2po-dpo-discrim', ['policy/model.safetensors', 'discriminator/dpo-discriminator/model.safetensors'], {}, 'd2po-dpo-discrim'],
+  ['d2po', ['policy/model.safetensors', 'discriminator/epinet.safetensors'], { discriminator: { kind: 'rm-epinet', ensembleSize: 3 }, selection: { strategy: 'variance' } }, 'd2po with an epinet and variance selection'],
+] as [Method, string[], Record<string, unknown>, string][]) {
+  test(`${name}: cut after step 3 and resumed, it ends with the weights of an uncut run`, async () => {
     const root = mkdtempSync(join(tmpdir(), 'd2po-resume-exact-'));
     const whole = join(root, 'whole');
     const cut = join(root, 'cut');
-    await run(config(method, whole), whole);
-    await assert.rejects(run(config(method, cut), cut, { onStep: (step) => assert.notEqual(step, 3, 'cut at step 3') }), /cut at step 3/);
-    await run(config(method, cut), cut, { resume: true });
+    await run(config(method, whole, extra), whole);
+    await assert.rejects(run(config(method, cut, extra), cut, { onStep: (step) => assert.notEqual(step, 3, 'cut at step 3') }), /cut at step 3/);
+    await run(config(method, cut, extra), cut, { resume: true });
     for (const f of files) {
       const [a, b] = await Promise.all([readSafetensors(join(lastCheckpoint(whole), f)), readSafetensors(join(lastCheckpoint(cut), f))]);
       const differ = [...a].filter(([n, t]) => !t.equal(b.get(n)!)).map(([n]) => n);

@@ -14,6 +14,7 @@ import { DpoUpdater, PpoUpdater, type PolicyUpdater } from './policy-updater.js'
 import { FrozenLogprobs, PreferenceTrainer } from './preference-trainer.js';
 import { TextCodec } from './rollout.js';
 import { isGoldCandidate, selectForGold, type Candidate } from './selection.js';
+import { EpinetDiscriminator } from './epinet-discriminator.js';
 
 /** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
 export const S = { prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, replay: 37, lora: 41, valueHead: 101 } as const;
@@ -92,6 +93,8 @@ async function discriminatorOf(c: RunConfig, policy: CausalLM, refLp: FrozenLogp
   if (d.model && d.kind !== 'self' && d.kind !== 'none') await assertSameTokenizer(c.model, d.model);
   const discLora = c.lora.discriminator ? lora : null;
   switch (d.kind) {
+    case 'rm-epinet':
+      return EpinetDiscriminator.create(d.model || c.model, { heads: d.ensembleSize, pooling: d.pooling, priorScale: d.priorScale, frozenBackbone: d.frozenBackbone, seed: c.seed, lr: d.lr, batchSize: d.batchSize, device, dtype });
     case 'rm':
     case 'rm-ensemble':
       return RmDiscriminator.create(d.model || c.model, d.kind === 'rm' ? 1 : d.ensembleSize, d.pooling, c.seed, { lr: d.lr, batchSize: d.batchSize, ties: d.ties, frozenBackbone: d.frozenBackbone, device, dtype, lora: discLora });

@@ -106,7 +106,7 @@ export const runConfigSchema = z.strictObject({
   }),
   discriminator: z.strictObject({
     /** 'bow': a Bradley-Terry model on token presence, the floor a learned discriminator must beat */
-    kind: z.enum(['rm', 'rm-ensemble', 'dpo', 'self', 'bow', 'none']),
+    kind: z.enum(['rm', 'rm-ensemble', 'rm-epinet', 'dpo', 'self', 'bow', 'none']),
     /** backbone folder for rm kinds; '' = the policy base model */
     model: z.string(),
     /** learns from gold labels after each gold round */
@@ -133,6 +133,8 @@ export const runConfigSchema = z.strictObject({
     ties: z.enum(['ignore', 'davidson']).default('ignore'),
     /** a reward model as a linear probe: its head trains on the backbone's features, the backbone stays as loaded */
     frozenBackbone: z.boolean().default(false),
+    /** rm-epinet: weight of each head's fixed random prior head (0: a plain multi-head ensemble) */
+    priorScale: z.number().min(0).default(1),
     /** beta of the implicit reward of a dpo discriminator */
     beta: posNum,
     /** Adam learning rate of a bow discriminator (its weights are per token, not a network's) */
@@ -169,7 +171,7 @@ export const runConfigSchema = z.strictObject({
     holdout: z.number().min(0).max(0.5).default(0),
   }),
   selection: z.strictObject({
-    strategy: z.enum(['confidence', 'random', 'disagreement']),
+    strategy: z.enum(['confidence', 'random', 'disagreement', 'variance']),
     /** candidates: all since the last gold round (the paper) or the last batch only (authors' code) */
     scope: z.enum(['global', 'batch']),
     /**
@@ -286,20 +288,20 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
   }
   if (!silver && c.rollout.samplesPerPrompt !== 2)
     bad('rollout.samplesPerPrompt', 'best-vs-worst of k > 2 samples needs a discriminator to rank them; gold labels pairs');
-  if (c.selection.strategy === 'disagreement' && c.discriminator.kind !== 'rm-ensemble')
-    bad('selection.strategy', "'disagreement' needs discriminator.kind 'rm-ensemble'");
-  if (c.silver.skipDisagreement && c.discriminator.kind !== 'rm-ensemble')
-    bad('silver.skipDisagreement', "needs discriminator.kind 'rm-ensemble'");
+  const ensemble = c.discriminator.kind === 'rm-ensemble' || c.discriminator.kind === 'rm-epinet';
+  if ((c.selection.strategy === 'disagreement' || c.selection.strategy === 'variance') && !ensemble)
+    bad('selection.strategy', `'${c.selection.strategy}' needs several members: discriminator.kind 'rm-ensemble' or 'rm-epinet'`);
+  if (c.silver.skipDisagreement && !ensemble) bad('silver.skipDisagreement', "needs discriminator.kind 'rm-ensemble' or 'rm-epinet'");
   if (c.selection.goldPair === 'uncertain' && c.rollout.samplesPerPrompt < 3)
     bad('selection.goldPair', `'uncertain' chooses among a prompt's k(k-1)/2 pairs; with rollout.samplesPerPrompt ${c.rollout.samplesPerPrompt} there is one`);
   if (c.silver.soft && c.policy.loss !== 'dpo') bad('silver.soft', `soft silver labels are DPO's per-pair label smoothing; policy.loss is '${c.policy.loss}'`);
   if (c.discriminator.ties === 'davidson' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
     bad('discriminator.ties', `'davidson' is a reward model's likelihood; discriminator.kind '${c.discriminator.kind}' ignores ties`);
-  if (c.discriminator.frozenBackbone && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
+  if (c.discriminator.frozenBackbone && !['rm', 'rm-ensemble', 'rm-epinet'].includes(c.discriminator.kind))
     bad('discriminator.frozenBackbone', `only a reward model has a head to probe with; discriminator.kind is '${c.discriminator.kind}'`);
   if (c.discriminator.frozenBackbone && c.lora.discriminator) bad('lora.discriminator', 'a frozen backbone takes no adapters (discriminator.frozenBackbone is on)');
-  if (c.discriminator.kind === 'rm-ensemble' && c.discriminator.ensembleSize < 2)
-    bad('discriminator.ensembleSize', 'an ensemble needs at least 2 members');
+  if (ensemble && c.discriminator.ensembleSize < 2) bad('discriminator.ensembleSize', 'an ensemble needs at least 2 members');
+  if (c.discriminator.kind === 'rm-epinet' && c.lora.discriminator) bad('lora.discriminator', "'rm-epinet' trains its heads on the whole backbone or a frozen one, not adapters");
   if (c.policy.loss !== 'smoothed' && c.policy.labelSmoothing !== 0)
     bad('policy.labelSmoothing', "only used with policy.loss 'smoothed'; set it to 0 or change the loss");
   if (c.policy.loss === 'ppo' && c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')

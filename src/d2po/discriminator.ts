@@ -12,7 +12,7 @@ import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParam
  * gold preferences. `score` gives one row per member (ensembles have several).
  */
 export interface Discriminator {
-  readonly kind: 'rm' | 'rm-ensemble' | 'dpo' | 'self' | 'bow';
+  readonly kind: 'rm' | 'rm-ensemble' | 'rm-epinet' | 'dpo' | 'self' | 'bow';
   readonly members: number;
   /** it is the policy itself: the policy's updates (gold and silver) are its updates, and it stores nothing of its own */
   readonly sharesPolicyWeights: boolean;
@@ -26,7 +26,8 @@ export interface Discriminator {
   dispose(): void;
 }
 
-function chunks<T>(xs: T[], n: number): T[][] {
+/** `xs` in consecutive slices of at most `n`. */
+export function chunks<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;

@@ -11,7 +11,7 @@ export interface Candidate {
   identical: boolean;
 }
 
-export type SelectionStrategy = 'confidence' | 'random' | 'disagreement';
+export type SelectionStrategy = 'confidence' | 'random' | 'disagreement' | 'variance';
 
 export function meanMargin(c: Candidate): number {
   let s = 0;
@@ -30,11 +30,20 @@ export function signMinority(c: Candidate): number {
   return Math.min(pos, neg);
 }
 
+/** Variance across members of the preference probability sigmoid(margin): how much the members' beliefs differ. */
+export function preferenceVariance(c: Candidate): number {
+  const p = c.margins.map((m) => 1 / (1 + Math.exp(-m)));
+  const mean = p.reduce((a, b) => a + b, 0) / Math.max(1, p.length);
+  return p.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, p.length);
+}
+
 /**
  * Picks `n` candidates for gold labelling (Algorithm 1 line 11).
  * - confidence: smallest |mean margin| first (the paper's default)
  * - random: uniform, from the seeded `rng`
  * - disagreement: most ensemble members against the majority sign first, then smallest |margin|
+ * - variance: largest variance of the members' preference probabilities first (epistemic
+ *   uncertainty: what gold would teach the ensemble most), then smallest |margin|
  * Pairs with identical responses would be certain ties (budget spent, nothing learnt), so they
  * are taken only when nothing else is left. Order among equals is the pool's order.
  */
@@ -45,9 +54,10 @@ export function selectForGold(pool: readonly Candidate[], n: number, strategy: S
   if (strategy === 'random') {
     ranked = rng.shuffle(distinct);
   } else {
-    const keyed = distinct.map((c, i) => ({ c, i, abs: Math.abs(meanMargin(c)), minority: signMinority(c) }));
+    const keyed = distinct.map((c, i) => ({ c, i, abs: Math.abs(meanMargin(c)), minority: signMinority(c), variance: strategy === 'variance' ? preferenceVariance(c) : 0 }));
     keyed.sort((x, y) => {
       if (strategy === 'disagreement' && x.minority !== y.minority) return y.minority - x.minority;
+      if (x.variance !== y.variance) return y.variance - x.variance;
       return x.abs - y.abs || x.i - y.i;
     });
     ranked = keyed.map((k) => k.c);

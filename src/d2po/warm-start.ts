@@ -82,8 +82,8 @@ export function warmStartPlan(c: RunConfig, f: { model: string; disc: string; ma
   const setKey = initialSetKey(spec, f.initial, gk);
   const s = { holdout: c.init.holdout, autocast: c.autocast, seed: c.seed, ...bf16 };
   const lora = loraSpecOf(c);
-  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ties, frozenBackbone, ...rest } = c.discriminator;
-  const d = { ...rest, ...(ties !== 'ignore' && { ties }), ...(frozenBackbone && { frozenBackbone }) };
+  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ties, frozenBackbone, priorScale, ...rest } = c.discriminator;
+  const d = { ...rest, ...(ties !== 'ignore' && { ties }), ...(frozenBackbone && { frozenBackbone }), ...(rest.kind === 'rm-epinet' && { priorScale }) };
   const hasDisc = d.kind !== 'none' && d.kind !== 'self' && c.init.discriminatorEpochs > 0;
   // what is trained and stored with adapters is the adapter: their settings are part of the key
   const discriminator = hasDisc

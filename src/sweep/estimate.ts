@@ -40,7 +40,8 @@ export function estimateRun(c: RunConfig, maxNewTokens: number, u = UNIT_SECONDS
   const tok = maxNewTokens / 64;
   const sample = (n: number) => n * u.sample * tok;
   const disc = c.discriminator;
-  const rmMembers = disc.kind === 'rm' ? 1 : disc.kind === 'rm-ensemble' ? disc.ensembleSize : 0;
+  // an epinet's heads share one backbone pass
+  const rmMembers = disc.kind === 'rm' || disc.kind === 'rm-epinet' ? 1 : disc.kind === 'rm-ensemble' ? disc.ensembleSize : 0;
   // a DPO discriminator trains like the policy; bow and self cost next to nothing
   const discPair = rmMembers ? rmMembers * u.discPair : disc.kind === 'dpo' ? u.policyPair : 0;
   const scorePer = rmMembers ? rmMembers * u.score : disc.kind === 'dpo' || disc.kind === 'self' ? 2 * u.score : 0;

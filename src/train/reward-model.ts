@@ -15,6 +15,32 @@ const HEAD_WEIGHT = 'score.weight';
 const HEAD_BIAS = 'score.bias';
 
 /**
+ * The backbone's last hidden states [B, L, D] of prompt + response, and how per-token scores
+ * [B, L, K] become one score per response and head [B, K] under a pooling. With `frozen` the
+ * backbone keeps no graph (a probe's training costs a forward pass). Heads and pooling run in
+ * float32 under autocast too: the scores' margins pick gold queries and silver labels.
+ */
+export function responseFeatures(backbone: CausalLM, batch: PairBatch, frozen: boolean): { hidden: Tensor; pool: (perToken: Tensor, pooling: Pooling) => Tensor } {
+  const k = pack(batch.promptIds, batch.responseIds, backbone.contextLength);
+  const { B, L } = k;
+  const device = backbone.device;
+  const features = () =>
+    backbone.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
+      attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
+    });
+  const hidden = frozen ? noGrad(features) : features();
+  const pool = (perToken: Tensor, pooling: Pooling) => {
+    const K = perToken.shape[2];
+    if (pooling === 'last') return perToken.gather(1, tensor(k.last, { shape: [B, 1, 1], dtype: 'int64', device }).expand([B, 1, K])).squeeze(1);
+    const summed = perToken.mul(tensor(k.responsePositions, { shape: [B, L, 1], dtype: 'float32', device })).sum([1]);
+    if (pooling === 'sum') return summed;
+    const counts = Float32Array.from(k.lengths, (n) => Math.max(1, n));
+    return summed.div(tensor(counts, { shape: [B, 1], dtype: 'float32', device }));
+  };
+  return { hidden, pool };
+}
+
+/**
  * Bradley-Terry reward model: a decoder backbone and a scalar head on its last hidden state,
  * r(x, y) pooled over the response tokens of prompt + response.
  */
@@ -38,22 +64,8 @@ export class RewardModel {
 
   /** Rewards [B] of each response given its prompt (differentiable). Responses too long for the context are cut. */
   score(batch: PairBatch): Tensor {
-    const k = pack(batch.promptIds, batch.responseIds, this.backbone.contextLength);
-    const { B, L } = k;
-    const device = this.backbone.device;
-    const features = () =>
-      this.backbone.hiddenStates(tensor(k.ids, { shape: [B, L], dtype: 'int64', device }), {
-        attentionMask: tensor(k.attention, { shape: [B, L], dtype: 'int64', device }),
-      });
-    // a frozen backbone keeps no graph: training a probe costs a forward pass
-    const hidden = this.frozenBackbone ? noGrad(features) : features();
-    // head and pooling in float32 under autocast too: the scores' margins pick gold queries and silver labels
-    const perToken = linearFloat32(hidden, this.weight, this.bias).squeeze(2); // [B, L]
-    if (this.pooling === 'last') return perToken.gather(1, tensor(k.last, { shape: [B, 1], dtype: 'int64', device })).squeeze(1);
-    const summed = perToken.mul(tensor(k.responsePositions, { shape: [B, L], dtype: 'float32', device })).sum([1]);
-    if (this.pooling === 'sum') return summed;
-    const counts = Float32Array.from(k.lengths, (n) => Math.max(1, n));
-    return summed.div(tensor(counts, { shape: [B], dtype: 'float32', device }));
+    const { hidden, pool } = responseFeatures(this.backbone, batch, this.frozenBackbone);
+    return pool(linearFloat32(hidden, this.weight, this.bias), this.pooling).squeeze(1);
   }
 
   /** What trains: the head, and the backbone unless it is frozen. */

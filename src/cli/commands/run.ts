@@ -71,11 +71,11 @@ options:
   --batch-size B           prompts per online step
   --samples-per-prompt K   K > 2 pairs best against worst by the discriminator
   --max-new-tokens M       response length (default: the task's)
-  --discriminator KIND     rm | rm-ensemble | dpo | self | bow | none
+  --discriminator KIND     rm | rm-ensemble | rm-epinet | dpo | self | bow | none
   --discriminator-model M  reward-model backbone folder or shipped name (default: the policy
                            base model; it must share the policy's tokenizer)
   --pooling P              reward-model pooling: last | mean | sum
-  --selection S            gold selection: confidence | random | disagreement
+  --selection S            gold selection: confidence | random | disagreement | variance
   --policy-loss L          dpo | ipo | smoothed | ppo
   --beta B, --lr LR        policy DPO beta and learning rate
   --eval-every K           evaluate every K steps (and at the start and end)
