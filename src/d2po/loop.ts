@@ -348,7 +348,9 @@ class Run {
       const p = this.pending[0];
       const open = this.store.ledger(p.r + 1).filter((e) => e.answeredAt === null).length;
       if (open > 0 && !final && this.step - p.step < this.c.budget.maxSilverAhead) return;
-      if (open > 0) this.waiting(`waiting for gold round ${p.r + 1}: ${open} of ${this.plan.goldPerRound[p.r]} answers to come`);
+      // a stall worth a line: the policy was let run ahead, or people answer (a source that buys at once is just working)
+      if (open > 0 && (this.c.budget.maxSilverAhead > 0 || this.o.gold.ledgerAnswers))
+        this.waiting(`waiting for gold round ${p.r + 1}: ${open} of ${this.plan.goldPerRound[p.r]} answers to come`);
       const w0 = performance.now();
       await p.answered;
       if (p.failed !== null) throw p.failed;
@@ -363,7 +365,8 @@ class Run {
 
   /** Algorithm 1 lines 12-17, once round r's gold is in: update R and the policy. `waited`: seconds the loop stood still for it. */
   async foldRound(p: PendingRound, waited: number): Promise<void> {
-    const { c, r } = { c: this.c, r: p.r };
+    const c = this.c;
+    const r = p.r;
     const t1 = performance.now();
     const gold = this.store.goldLabels([r + 1]).map((g) => ({ pair: g.pair, preference: g.preference }));
     const ex = examplesOf(gold);
