@@ -141,23 +141,3 @@ test('overlap 2: two annotators per pair, agreement measured; a conflict is a ti
   third.done();
 });
 
-test('waitForAnswers resolves with the round\'s gold once every request is answered', async () => {
-  const { queue, done } = setup(2);
-  let resolved = false;
-  const wait = queue.waitForAnswers(0).then((g) => ((resolved = true), g));
-  const q1 = queue.next('alice')!;
-  queue.answer('alice', q1.id, 'tie');
-  await new Promise((r) => setImmediate(r));
-  assert.equal(resolved, false);
-  const q2 = queue.next('alice')!;
-  queue.answer('alice', q2.id, 'tie');
-  const gold = await wait;
-  assert.deepEqual(gold.map((g) => [g.pair.id, g.preference]).sort(), [['p0', 'tie'], ['p1', 'tie']]);
-  const aborted = new AbortController();
-  const never = setup(1);
-  const pending = never.queue.waitForAnswers(0, { signal: aborted.signal });
-  aborted.abort(new Error('stopped'));
-  await assert.rejects(pending, /stopped/);
-  never.done();
-  done();
-});

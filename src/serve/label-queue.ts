@@ -9,9 +9,7 @@
  * answer mapped back to the pair's own a/b (or 'skip'). A showing with no answer is a lease that
  * holds the pair for `leaseMs`; after that the pair is offered again.
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes, randomInt } from 'node:crypto';
-import type { GoldExample } from '../d2po/gold-round.js';
 import type { Preference, RunStore } from '../store/run-store.js';
 
 const SCHEMA = `
@@ -91,7 +89,6 @@ export class LabelQueue {
   private readonly maxHeld: number;
   private readonly labelStep: () => number;
   private readonly now: () => number;
-  private readonly events = new EventEmitter();
 
   constructor(
     readonly store: RunStore,
@@ -104,7 +101,6 @@ export class LabelQueue {
     this.maxHeld = opts.maxHeld ?? 2;
     this.labelStep = opts.labelStep ?? (() => store.getMeta<number>('step') ?? 0);
     this.now = opts.now ?? Date.now;
-    this.events.setMaxListeners(0);
     store.db.exec(SCHEMA);
   }
 
@@ -206,13 +202,13 @@ export class LabelQueue {
    */
   answer(annotator: string, id: string, choice: Choice): AnswerResult {
     const db = this.store.db;
-    let committedRound: number | null = null;
+    let committed = false;
     db.transaction(() => {
       const row = db.prepare('SELECT * FROM human_labels WHERE id = ?').get(id) as Showing | undefined;
       // another annotator's query id is as unknown to this one as a made-up id
       if (!row || row.annotator !== annotator) throw new QueueConflict(`unknown query id ${JSON.stringify(id)}`);
       if (row.answered_at !== null) throw new QueueConflict(`query ${id} is already answered`);
-      const ledger = db.prepare('SELECT round, answered_at FROM gold_ledger WHERE pair_id = ?').get(row.pair_id) as { round: number; answered_at: number | null };
+      const ledger = db.prepare('SELECT answered_at FROM gold_ledger WHERE pair_id = ?').get(row.pair_id) as { answered_at: number | null };
       if (ledger.answered_at !== null) throw new QueueConflict(`query ${id}: its pair is already labelled`);
       const stored: Choice = choice === 'skip' || !row.swapped ? choice : flip(choice);
       db.prepare('UPDATE human_labels SET answered_at = ?, choice = ? WHERE id = ?').run(this.now(), stored, id);
@@ -232,38 +228,9 @@ export class LabelQueue {
         ],
         this.labelStep(),
       );
-      committedRound = ledger.round;
+      committed = true;
     })();
-    if (committedRound !== null) this.events.emit('commit', committedRound);
-    return { committed: committedRound !== null };
-  }
-
-  /**
-   * Resolves with round `round`'s gold labels once every request of the round is answered
-   * (checked on each commit of this queue, and every `pollMs` for commits made elsewhere).
-   */
-  waitForAnswers(round: number, opts: { signal?: AbortSignal; pollMs?: number } = {}): Promise<GoldExample[]> {
-    const done = () => this.store.ledger(round).every((e) => e.answeredAt !== null);
-    const labels = () => this.store.goldLabels([round]).map((g) => ({ pair: g.pair, preference: g.preference }));
-    return new Promise((resolve, reject) => {
-      const finish = (err?: unknown) => {
-        this.events.off('commit', onCommit);
-        clearInterval(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (err !== undefined) reject(err);
-        else resolve(labels());
-      };
-      const check = () => {
-        if (done()) finish();
-      };
-      const onCommit = (r: number) => r === round && check();
-      const onAbort = () => finish(opts.signal!.reason);
-      const timer = setInterval(check, opts.pollMs ?? 1000);
-      this.events.on('commit', onCommit);
-      if (opts.signal?.aborted) return onAbort();
-      opts.signal?.addEventListener('abort', onAbort);
-      check();
-    });
+    return { committed };
   }
 
   /** Gold requests of the run with no answer yet (every round). */
