@@ -50,6 +50,9 @@ test('serve starts a run with people as its gold; the simulated crowd labels it 
   assert.equal(s.lines.filter((l) => /^annotator sim-\d \S+ http:\/\/127\.0\.0\.1:\d+\/#token=\S+$/.test(l)).length, 2);
   assert.match(s.stderr(), /stopping \(the run is done\)/);
   assert.equal(ledgerCheck(dir), 20, 'people answered every request, the initial set included');
+  const again = serve(['--resume', dir]);
+  assert.notEqual(await again.exit, 'code 0');
+  assert.match(again.stderr(), /the run is done and every gold request is answered; nothing to label/);
 });
 
 test('SIGKILL of serve stops its training too; serve --resume continues the run to exactly P labels', async () => {

@@ -71,6 +71,8 @@ function trainingPlan(runArgs: string[], resumeDir: string | undefined): { dir: 
       const pid = store.getMeta<number>('pid');
       if (store.getMeta('status') === 'running' && pid !== undefined && processAlive(pid, store.getMeta<number | null>('pid_start')))
         throw new UsageError(`${resumeDir} is being run by process ${pid}; stop it first (serve continues the run itself)`);
+      if (store.getMeta('status') === 'done' && store.ledger().every((e) => e.answeredAt !== null))
+        throw new UsageError(`${resumeDir}: the run is done and every gold request is answered; nothing to label`);
       if (config.gold?.type !== 'people' || store.getMeta('status') === 'done') return null;
       return { dir: resumeDir, args: ['run', '--resume', resumeDir] };
     } finally {
