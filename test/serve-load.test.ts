@@ -59,3 +59,23 @@ test(`load: ${ANNOTATORS} simulated annotators for ${SECONDS} s, no label lost o
     await run.close();
   }
 });
+
+test('a simulated annotator that cannot answer a pair skips it, so it is offered again at once rather than when its lease ends', async () => {
+  const run = await servedRun(wordPairs(4), ['solo'], { leaseMs: 600_000 });
+  const task = new RewardFunctionGold(await loadTask('word-collector'));
+  let failures = 1;
+  // the first pair it is shown cannot be judged (a failing gold call); it answers every other one
+  const flaky = { name: 'flaky', paid: false, label: (p: Parameters<typeof task.label>[0]) => (failures-- > 0 ? Promise.reject(new Error('cannot judge')) : task.label(p)) };
+  const errors: string[] = [];
+  const crowd = new SimulatedCrowd({ url: run.server.url, members: [{ name: 'solo', token: run.tokens.solo }], gold: flaky, delayMs: 0, idleMs: 20, onError: (_, e) => errors.push(e.message) });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (run.queue.open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(run.queue.open(), 0, 'all four answered, the failed one too, long before a lease of 10 minutes ends');
+    assert.deepEqual(errors, ['cannot judge']);
+    assert.equal(run.queue.stats().skips, 1);
+  } finally {
+    await crowd.close();
+    await run.close();
+  }
+});

@@ -20,7 +20,9 @@ const RUN = ['--task', taskFile, '--model', model, '--gold-budget', '20', '--ini
   '--set', 'eval.prompts=2', '--set', 'eval.accuracyPairs=2', '--set', 'init.policyEpochs=1', '--set', 'init.discriminatorEpochs=1', '--set', 'autocast=false', '--checkpoint-every', '1'];
 
 function serve(args: string[]) {
-  const child = spawn(process.execPath, ['bin/d2po.mjs', 'serve', '--simulate', 'task-gold', '--annotators', '2', '--delay-ms', '20', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/d2po.mjs', 'serve', '--simulate', 'task-gold', '--annotators', '2', '--delay-ms', '20', '--port', '0', '--lease-ms', '5000', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
   const lines: string[] = [];

@@ -70,6 +70,8 @@ export class SimulatedCrowd {
   private async annotate(m: CrowdMember): Promise<void> {
     const idle = this.opts.idleMs ?? 200;
     while (!this.stop.signal.aborted) {
+      /** the pair on this annotator's screen, until it is answered */
+      let held: string | null = null;
       try {
         const next = await this.request(m, '/api/next');
         if (next.status === 204) {
@@ -80,6 +82,7 @@ export class SimulatedCrowd {
         const parsed = QueryBody.safeParse(await next.json());
         if (!parsed.success) throw new Error(`GET /api/next: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
         const q = parsed.data;
+        held = q.id;
         const [label] = await this.opts.gold.label([{ prompt: q.prompt, a: q.a, b: q.b }], { signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000) });
         await this.sleep(this.opts.delayMs);
         if (this.stop.signal.aborted) return;
@@ -87,10 +90,13 @@ export class SimulatedCrowd {
         const res = await this.request(m, '/api/label', { id: q.id, choice: label.preference });
         const latencyMs = performance.now() - t0;
         if (res.status !== 200) throw new Error(`POST /api/label: HTTP ${res.status} ${await res.text()}`);
+        held = null;
         await res.arrayBuffer();
         this.opts.onLabel?.({ annotator: m.name, id: q.id, choice: label.preference, latencyMs });
       } catch (e) {
         this.opts.onError?.(m.name, e as Error);
+        // as a person who cannot answer would: skip the pair, so that it is offered again now rather than when its lease ends
+        if (held !== null) await this.request(m, '/api/label', { id: held, choice: 'skip' }).catch(() => undefined);
         await this.sleep(idle);
       }
     }
