@@ -89,3 +89,22 @@ test('SIGKILL of serve stops its training too; serve --resume continues the run 
   assert.match(second.stderr(), /resuming d2po/);
   ledgerCheck(dir);
 });
+
+test('SIGTERM stops serve and its run cleanly (exit 0); the run is left to resume', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'd2po-serve-train-term-')), 'run');
+  const child = spawn(process.execPath, ['bin/d2po.mjs', 'serve', '--annotators', 'alice', '--port', '0', ...RUN, '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exit = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+  // nobody labels: once serve has printed alice's link, the run is waiting for her
+  await new Promise<void>((resolve) => createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('annotator alice ') && resolve()));
+  child.kill('SIGTERM');
+  assert.equal(await exit, 'code 0', stderr);
+  const s = RunStore.open(dir, { readonly: true });
+  try {
+    assert.notEqual(s.getMeta('status'), 'done');
+    assert.equal(s.goldUsed(), 0);
+  } finally {
+    s.close();
+  }
+});

@@ -170,8 +170,10 @@ export const serve: Command = {
       // listening for signals before the tokens are printed: whoever reads them may stop us at once
       let stop!: (why: string) => void;
       const stopped = new Promise<string>((resolve) => (stop = resolve));
-      const onSigint = () => stop('SIGINT');
-      const onSigterm = () => stop('SIGTERM');
+      // a stop asked for (Ctrl-C reaches the run too) is a clean one, whatever the run's exit code then
+      let signalled = false;
+      const onSigint = () => ((signalled = true), stop('SIGINT'));
+      const onSigterm = () => ((signalled = true), stop('SIGTERM'));
       process.on('SIGINT', onSigint).on('SIGTERM', onSigterm);
       void training?.exit.then((code) => stop(code === 0 ? 'the run is done' : `the run stopped with exit code ${code}`));
       const poll = own.has('until-done') && !training ? setInterval(() => queue.open() === 0 && stop('no open gold request left'), 250) : undefined;
@@ -199,7 +201,7 @@ export const serve: Command = {
         const code = training ? await training.exit : 0;
         const s = queue.stats();
         console.error(`stopped: ${s.answers} answers and ${s.skips} skips stored, ${s.open} gold requests open`);
-        return code === 0 || !training ? 0 : 1;
+        return code === 0 || signalled || !training ? 0 : 1;
       } finally {
         clearInterval(poll);
         process.off('SIGINT', onSigint).off('SIGTERM', onSigterm);
