@@ -45,12 +45,9 @@ export class EpinetDiscriminator implements Discriminator {
 
   score(batch: PairBatch): number[][] {
     const rows: number[][] = Array.from({ length: this.members }, () => []);
-    const size = this.opts.batchSize * 2;
-    for (let i = 0; i < batch.promptIds.length; i += size) {
-      const part = { promptIds: batch.promptIds.slice(i, i + size), responseIds: batch.responseIds.slice(i, i + size) };
-      const s = noGrad(() => scope(() => this.model.scores(part).toArray()));
-      const n = part.promptIds.length;
-      for (let k = 0; k < this.members; k++) rows[k].push(...s.slice(k * n, (k + 1) * n));
+    for (const c of chunks(batch.promptIds.map((_, i) => i), this.opts.batchSize * 2)) {
+      const s = noGrad(() => scope(() => this.model.scores({ promptIds: c.map((i) => batch.promptIds[i]), responseIds: c.map((i) => batch.responseIds[i]) }).toArray()));
+      for (let k = 0; k < this.members; k++) rows[k].push(...s.slice(k * c.length, (k + 1) * c.length));
     }
     return rows;
   }
