@@ -53,8 +53,8 @@ test('the order shown is random per query and the answer is mapped back to the p
   done();
 });
 
-test('a skip costs nothing and the pair comes back, to the skipper after every other pair', () => {
-  const { store, queue, done } = setup(2);
+test('withdrawAfterSkips 2: a skip costs nothing and the pair comes back, to the skipper after every other pair', () => {
+  const { store, queue, done } = setup(2, { withdrawAfterSkips: 2 });
   const q1 = queue.next('alice')!;
   assert.equal(shown(q1).pairId, 'p0');
   assert.deepEqual(queue.answer('alice', q1.id, 'skip'), { committed: false });

@@ -19,8 +19,8 @@ import { EpinetDiscriminator } from './epinet-discriminator.js';
 /** Stream ids for hashSeed, so that every random choice has its own reproducible stream. */
 export const S = { prompts: 11, sample: 13, select: 17, disc: 19, policy: 23, replay: 37, lora: 41, valueHead: 101 } as const;
 
-/** Picks a gold round's pairs from its candidates (round r is 0-based; `lastBatch`: the step's own pairs). */
-export type GoldSelection = (r: number, lastBatch: PairRecord[]) => PairRecord[];
+/** Picks a gold round's pairs from its candidates, best first (round r is 0-based; `lastBatch`: the step's own pairs; `n`: how many, the round's budget by default). */
+export type GoldSelection = (r: number, lastBatch: PairRecord[], n?: number) => PairRecord[];
 
 /** What a run is made of, built from its config. */
 export interface RunComponents {
@@ -115,13 +115,13 @@ async function discriminatorOf(c: RunConfig, policy: CausalLM, refLp: FrozenLogp
 
 /** Gold selection by `selection`: from every candidate of the round (global) or the step's batch, by strategy, seeded per round. */
 function goldSelection(c: RunConfig, store: RunStore, plan: BudgetPlan): GoldSelection {
-  return (r, lastBatch) => {
+  return (r, lastBatch, n = plan.goldPerRound[r]) => {
     const uncertain = c.selection.goldPair === 'uncertain';
     // the pairs a prompt offers to gold: its silver pair, or (uncertain) its least separated one
     const pool = (c.selection.scope === 'global' ? store.pairsOfRound(r + 1) : lastBatch).filter((p) => isGoldCandidate(p.id) === uncertain);
     const byId = new Map(pool.map((p) => [p.id, p]));
     const cands: Candidate[] = pool.map((p) => ({ id: p.id, margins: p.scoresA!.map((s, m) => s - p.scoresB![m]), identical: p.a === p.b }));
-    return selectForGold(cands, plan.goldPerRound[r], c.selection.strategy, new Rng(hashSeed(c.seed, S.select, r))).map((x) => byId.get(x.id)!);
+    return selectForGold(cands, n, c.selection.strategy, new Rng(hashSeed(c.seed, S.select, r))).map((x) => byId.get(x.id)!);
   };
 }
 

@@ -1,5 +1,5 @@
 import type { GoldPair, GoldSource } from '../gold/source.js';
-import type { PairRecord, Preference, RunStore } from '../store/run-store.js';
+import { isOpen, type PairRecord, type Preference, type RunStore } from '../store/run-store.js';
 
 /** A gold-labelled pair as the trainers use it. */
 export interface GoldExample {
@@ -28,18 +28,45 @@ export function roundSelection(store: RunStore, round: number, select: () => Pai
 }
 
 /**
+ * New pairs for a round in place of `n` withdrawn requests: the next candidates by the round's
+ * own selection rule, none already in the ledger; fewer (or none) when the candidates run out.
+ */
+export type Replacement = (n: number) => PairRecord[];
+
+/**
  * Asks the gold source for every open request of `round` (requested, no stored answer), in
  * chunks; each chunk's answers are committed (ledger + labels, one transaction) before the next
  * chunk is asked and before anything uses them. A source whose answers reach the ledger from
- * elsewhere (people) is not asked: the ledger is read until the round is answered. Returns the
- * round's gold labels in ledger order.
+ * elsewhere (people) is not asked: the ledger is read until the round is answered, and a
+ * request people withdraw (skipped) is replaced by `replace`'s pairs, entered before they are
+ * offered. Returns the round's gold labels in ledger order.
  */
-export async function buyGold(store: RunStore, source: GoldSource, round: number, step: number, chunk = 32): Promise<GoldExample[]> {
+export async function buyGold(store: RunStore, source: GoldSource, round: number, step: number, chunk = 32, replace?: Replacement): Promise<GoldExample[]> {
   if (source.ledgerAnswers) {
-    while (store.ledger(round).some((e) => e.answeredAt === null)) await new Promise((r) => setTimeout(r, source.ledgerAnswers!.pollMs));
+    let exhausted = false;
+    for (;;) {
+      const owed: string[] = exhausted || !replace ? [] : store.unreplaced(round);
+      if (owed.length) {
+        const asked = new Set(store.ledger().map((e) => e.pairId));
+        const fresh: PairRecord[] = replace!(owed.length)
+          .filter((p) => !asked.has(p.id))
+          .slice(0, owed.length);
+        exhausted = fresh.length < owed.length;
+        store.db.transaction(() => {
+          store.addPairs(fresh.filter((p) => !store.getPair(p.id)));
+          store.requestGold(
+            fresh.map((p) => p.id),
+            round,
+            owed.slice(0, fresh.length),
+          );
+        })();
+      }
+      if (!store.ledger(round).some(isOpen)) break;
+      await new Promise((r) => setTimeout(r, source.ledgerAnswers!.pollMs));
+    }
     return store.goldLabels([round]).map((g) => ({ pair: g.pair, preference: g.preference }));
   }
-  const open = store.ledger(round).filter((e) => e.answeredAt === null);
+  const open = store.ledger(round).filter(isOpen);
   const size = source.paid ? Math.min(chunk, 8) : chunk;
   for (let i = 0; i < open.length; i += size) {
     const ids = open.slice(i, i + size).map((e) => e.pairId);

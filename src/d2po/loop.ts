@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { autocast, manualSeed, setNumThreads, trimHeap } from '../tensor/index.js';
 import type { GoldSource } from '../gold/source.js';
 import type { RunTask } from '../tasks/task.js';
-import { RunStore, type PairRecord } from '../store/run-store.js';
+import { isOpen, RunStore, type PairRecord } from '../store/run-store.js';
 import type { ProgressListener } from '../util/progress-events.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { processAlive, processStartTime } from '../util/process-alive.js';
@@ -13,7 +13,7 @@ import { resolveMaxNewTokens } from './response-length.js';
 import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resume-point.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
 import { bestAndWorst, goldCandidateId, leastSeparated, meanMargin, silverLabel, type Candidate } from './selection.js';
-import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
+import { buyGold, roundSelection, type GoldExample, type Replacement } from './gold-round.js';
 import { examplesOf, holdOut, initialSet, warmDiscriminator, warmPolicy, warmStartPlan } from './warm-start.js';
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
 import { S, buildComponents, checkpointFiles, type RunComponents } from './components.js';
@@ -198,12 +198,14 @@ class Run {
         'time/gold': (Date.now() - t0) / 1000,
         'warm/reused_labels': reused,
       });
-      const parts: Record<string, string> = { initialSet: wp.setKey };
+      // pairs people withdrew (and their replacements) make a set of this run's own: its warm start is neither shared nor reused
+      const withdrawn = store.ledger(0).filter((e) => e.withdrawnAt !== null).map((e) => e.pairId);
+      const parts: Record<string, string> = { initialSet: withdrawn.length ? contentKey({ set: wp.setKey, withdrawn }) : wp.setKey };
       const split = holdOut(decided, c.init.holdout, this.seed);
       const train = examplesOf(split.train);
       const heldOut = examplesOf(split.heldOut);
       const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
-      const inputs = { cache: this.cache, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
+      const inputs = { cache: withdrawn.length ? null : this.cache, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && wp.discriminator) {
         // a ties-aware reward model also learns from the initial ties (held out in the same share)
@@ -328,9 +330,18 @@ class Run {
    */
   requestRound(r: number, lastBatch: PairRecord[], step = this.step): void {
     roundSelection(this.store, r + 1, () => this.parts.selectGold(r, lastBatch));
+    // a withdrawn request's place goes to the next of the same step's candidates by the same rule
+    const replace: Replacement = (n) => {
+      const asked = new Set(this.store.ledger().map((e) => e.pairId));
+      const batch = this.store.pairsOfRound(r + 1).filter((x) => x.step === step);
+      return this.parts
+        .selectGold(r, batch, Infinity)
+        .filter((x) => !asked.has(x.id))
+        .slice(0, n);
+    };
     const p: PendingRound = { r, step, t0: performance.now(), failed: null, answered: null as unknown as Promise<void> };
     // a failure is kept for the moment the loop needs the round, so that it never goes unhandled
-    p.answered = buyGold(this.store, this.o.gold, r + 1, this.step).then(
+    p.answered = buyGold(this.store, this.o.gold, r + 1, this.step, undefined, replace).then(
       () => {},
       (e: unknown) => void (p.failed = e),
     );
@@ -346,7 +357,7 @@ class Run {
     if (this.pending.length) await yieldToEventLoop();
     while (this.pending.length) {
       const p = this.pending[0];
-      const open = this.store.ledger(p.r + 1).filter((e) => e.answeredAt === null).length;
+      const open = this.store.ledger(p.r + 1).filter(isOpen).length;
       if (open > 0 && !final && this.step - p.step < this.c.budget.maxSilverAhead) return;
       // a stall worth a line: the policy was let run ahead, or people answer (a source that buys at once is just working)
       if (open > 0 && (this.c.budget.maxSilverAhead > 0 || this.o.gold.ledgerAnswers))
@@ -446,7 +457,15 @@ class Run {
       true,
     );
     const t1 = performance.now();
-    const gold = await buyGold(this.store, this.o.gold, r + 1, step);
+    // in place of withdrawn requests: fresh samples on further prompts, drawn in turn
+    const replace: Replacement = (n) => {
+      const turn = this.store.ledger(r + 1).filter((e) => e.replaces !== null).length + 1;
+      const prompts = pickPrompts(this.trainPrompts, n, new Rng(hashSeed(this.seed, S.prompts, step, turn)));
+      const model = c.rollout.source === 'policy' ? this.parts.policy : this.parts.ref;
+      const rolls = this.ac(() => rollouts(model, this.parts.codec, prompts, this.rolloutOpts(hashSeed(this.seed, S.sample, step, turn))));
+      return this.pairsOf(rolls, `s${step}x${turn}`, step, r + 1, 'online');
+    };
+    const gold = await buyGold(this.store, this.o.gold, r + 1, step, undefined, replace);
     const t2 = performance.now();
     const ex = examplesOf(gold);
     const metrics: Record<string, number> = {
@@ -628,7 +647,11 @@ export async function runLoop(config: RunConfig | null, o: LoopOptions): Promise
     }
     await run.loop();
     const used = store.goldUsed();
-    if (used !== plan.goldTotal) throw new Error(`gold ledger holds ${used} labels at the end, expected exactly P=${plan.goldTotal}`);
+    // a request people withdrew costs nothing; one no candidate was left to replace leaves its round short
+    const ledger = store.ledger();
+    const short = ledger.filter((e) => e.withdrawnAt !== null).length - ledger.filter((e) => e.replaces !== null).length;
+    if (used !== plan.goldTotal - short)
+      throw new Error(`gold ledger holds ${used} labels at the end, expected exactly P=${plan.goldTotal}${short ? ` less ${short} withdrawn and not replaced` : ''}`);
     store.setMeta('status', 'done');
     store.setMeta('updated_at', Date.now());
     return { dir: o.dir, steps: plan.steps, goldUsed: used, lastEval: run.lastEval };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GoldSource } from '../gold/source.js';
 import type { CausalLM } from '../model/index.js';
-import type { GoldAnswer, PairRecord, RunStore } from '../store/run-store.js';
+import { isOpen, type GoldAnswer, type PairRecord, type RunStore } from '../store/run-store.js';
 import { redactSecrets } from '../util/secrets.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { loraSpecOf, preferenceOptions, type RunConfig } from './config.js';
@@ -118,24 +118,21 @@ export async function initialSet(d: {
   ac: Ac;
 }): Promise<{ gold: GoldExample[]; reused: number }> {
   const { store, cache, spec, n } = d;
+  // the initial set is the first n pairs of a seeded stream; replacements are the pairs after them
+  const stream = (from: number, count: number): PairRecord[] => {
+    const pairs: PairRecord[] = [];
+    for (let c = Math.floor(from / INITIAL_CHUNK); c < chunksFor(from + count); c++) {
+      for (const [j, p] of (cache ? readChunk(cache, spec, c, d) : freshChunk(c, d)).entries()) {
+        const i = c * INITIAL_CHUNK + j;
+        if (i >= from && i < from + count) pairs.push({ id: `${d.incarnation}-init-${i}`, phase: 'initial', step: 0, round: 0, ...p, scoresA: null, scoresB: null });
+      }
+    }
+    return pairs;
+  };
   const work = async () => {
-    roundSelection(
-      store,
-      0,
-      () => {
-        const pairs: PairRecord[] = [];
-        for (let c = 0; c < chunksFor(n); c++) {
-          for (const [j, p] of (cache ? readChunk(cache, spec, c, d) : freshChunk(c, d)).entries()) {
-            const i = c * INITIAL_CHUNK + j;
-            if (i < n) pairs.push({ id: `${d.incarnation}-init-${i}`, phase: 'initial', step: 0, round: 0, ...p, scoresA: null, scoresB: null });
-          }
-        }
-        return pairs;
-      },
-      true,
-    );
+    roundSelection(store, 0, () => stream(0, n), true);
     const reused = cache ? reuseLabels(cache, store, spec, d.goldKey) : 0;
-    const gold = await buyGold(store, d.gold, 0, 0);
+    const gold = await buyGold(store, d.gold, 0, 0, undefined, (count) => stream(n + store.ledger(0).filter((e) => e.replaces !== null).length, count));
     if (cache) shareLabels(cache, store, spec, d.goldKey);
     return { gold, reused };
   };
@@ -162,7 +159,7 @@ function readLabels(cache: WarmCache, key: string): Record<string, StoredLabel> 
 
 /** Commits, for open round-0 requests, the labels the cache already holds; returns how many. */
 function reuseLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): number {
-  const open = store.ledger(0).filter((e) => e.answeredAt === null);
+  const open = store.ledger(0).filter(isOpen);
   const byChunk = new Map<number, Record<string, StoredLabel>>();
   const answers: GoldAnswer[] = [];
   for (const e of open) {

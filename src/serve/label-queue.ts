@@ -7,7 +7,9 @@
  * One row of human_labels is one showing of a pair to one annotator: its id is the query id the
  * annotator answers, `swapped` says whether the pair's b was shown first, and `choice` is the
  * answer mapped back to the pair's own a/b (or 'skip'). A showing with no answer is a lease that
- * holds the pair for `leaseMs`; after that the pair is offered again.
+ * holds the pair for `leaseMs`; after that the pair is offered again. A pair skipped
+ * `withdrawAfterSkips` times before anyone answered it is withdrawn from the ledger: it costs
+ * nothing against the budget, and the run requests a replacement.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Preference, RunStore } from '../store/run-store.js';
@@ -35,6 +37,8 @@ export interface LabelQueueOptions {
   leaseMs?: number;
   /** unanswered showings one annotator may hold; a further one releases the oldest (a reloaded page) */
   maxHeld?: number;
+  /** skips that withdraw a pair no annotator has answered yet (default 1: a skip withdraws it) */
+  withdrawAfterSkips?: number;
   /** the loop step gold labels are stored at (default: the run's meta step) */
   labelStep?: () => number;
   now?: () => number;
@@ -65,6 +69,8 @@ export interface QueueStats {
   leased: number;
   answers: number;
   skips: number;
+  /** requests withdrawn after skips (replaced by the run) */
+  withdrawn: number;
   by_annotator: Record<string, { labels: number; skips: number }>;
   /** pairs answered by two or more annotators, and how many of them the first two agreed on */
   agreement: { pairs: number; agreed: number; rate: number | null };
@@ -86,6 +92,7 @@ export class LabelQueue {
   readonly overlap: number;
   readonly conflict: ConflictRule;
   readonly leaseMs: number;
+  readonly withdrawAfterSkips: number;
   private readonly maxHeld: number;
   private readonly labelStep: () => number;
   private readonly now: () => number;
@@ -98,6 +105,8 @@ export class LabelQueue {
     if (this.overlap !== 1 && this.overlap !== 2) throw new Error(`overlap must be 1 or 2, got ${this.overlap}`);
     this.conflict = opts.conflict ?? 'tie';
     this.leaseMs = opts.leaseMs ?? 10 * 60_000;
+    this.withdrawAfterSkips = opts.withdrawAfterSkips ?? 1;
+    if (!Number.isInteger(this.withdrawAfterSkips) || this.withdrawAfterSkips < 1) throw new Error(`withdrawAfterSkips must be an integer >= 1, got ${this.withdrawAfterSkips}`);
     this.maxHeld = opts.maxHeld ?? 2;
     this.labelStep = opts.labelStep ?? (() => store.getMeta<number>('step') ?? 0);
     this.now = opts.now ?? Date.now;
@@ -146,7 +155,7 @@ export class LabelQueue {
     const now = this.now();
     const db = this.store.db;
     // open requests in pages, oldest first: the first page nearly always holds the answer
-    const page = db.prepare('SELECT rowid AS r, pair_id FROM gold_ledger WHERE answered_at IS NULL AND rowid > ? ORDER BY rowid LIMIT 64');
+    const page = db.prepare('SELECT rowid AS r, pair_id FROM gold_ledger WHERE answered_at IS NULL AND withdrawn_at IS NULL AND rowid > ? ORDER BY rowid LIMIT 64');
     let chosen: string | null = null;
     let skippedByThem: string | null = null;
     let after = 0;
@@ -197,8 +206,8 @@ export class LabelQueue {
   /**
    * Stores `annotator`'s answer to query `id` (in the order shown) and, when it completes the
    * pair, commits the pair's gold label to the ledger in the same transaction: when this
-   * returns, the answer is durable. A skip is stored and the pair offered again; it costs no
-   * budget. An answer after the lease ended is taken while the pair still needs it.
+   * returns, the answer is durable. A skip is stored and costs no budget; the pair is offered
+   * again, or withdrawn once it has `withdrawAfterSkips` skips and no answer. An answer after the lease ended is taken while the pair still needs it.
    */
   answer(annotator: string, id: string, choice: Choice): AnswerResult {
     const db = this.store.db;
@@ -208,13 +217,18 @@ export class LabelQueue {
       // another annotator's query id is as unknown to this one as a made-up id
       if (!row || row.annotator !== annotator) throw new QueueConflict(`unknown query id ${JSON.stringify(id)}`);
       if (row.answered_at !== null) throw new QueueConflict(`query ${id} is already answered`);
-      const ledger = db.prepare('SELECT answered_at FROM gold_ledger WHERE pair_id = ?').get(row.pair_id) as { answered_at: number | null };
+      const ledger = db.prepare('SELECT answered_at, withdrawn_at FROM gold_ledger WHERE pair_id = ?').get(row.pair_id) as { answered_at: number | null; withdrawn_at: number | null };
       if (ledger.answered_at !== null) throw new QueueConflict(`query ${id}: its pair is already labelled`);
+      if (ledger.withdrawn_at !== null) throw new QueueConflict(`query ${id}: its pair was withdrawn after skips`);
       const stored: Choice = choice === 'skip' || !row.swapped ? choice : flip(choice);
       db.prepare('UPDATE human_labels SET answered_at = ?, choice = ? WHERE id = ?').run(this.now(), stored, id);
-      if (stored === 'skip') return;
       const rows = this.showingsOf(row.pair_id);
       const answers = LabelQueue.answersOf(rows);
+      if (stored === 'skip') {
+        // nobody could answer it: out of the budget, and the run asks for another pair instead
+        if (answers.length === 0 && rows.filter((r) => r.choice === 'skip').length >= this.withdrawAfterSkips) this.store.withdrawGold(row.pair_id);
+        return;
+      }
       if (answers.length < this.required(answers)) return;
       const by = rows.filter((r) => r.choice !== null && r.choice !== 'skip');
       this.store.commitGold(
@@ -235,7 +249,7 @@ export class LabelQueue {
 
   /** Gold requests of the run with no answer yet (every round). */
   open(): number {
-    return this.store.db.prepare('SELECT COUNT(*) FROM gold_ledger WHERE answered_at IS NULL').pluck().get() as number;
+    return this.store.db.prepare('SELECT COUNT(*) FROM gold_ledger WHERE answered_at IS NULL AND withdrawn_at IS NULL').pluck().get() as number;
   }
 
   stats(): QueueStats {
@@ -270,6 +284,7 @@ export class LabelQueue {
       leased,
       answers: per.reduce((s, p) => s + p.labels, 0),
       skips: per.reduce((s, p) => s + p.skips, 0),
+      withdrawn: db.prepare('SELECT COUNT(*) FROM gold_ledger WHERE withdrawn_at IS NOT NULL').pluck().get() as number,
       by_annotator,
       agreement: { pairs: firstTwo.size, agreed, rate: firstTwo.size ? agreed / firstTwo.size : null },
     };

@@ -56,7 +56,14 @@ export interface LedgerEntry {
   attempts: number;
   preference: Preference | null;
   costUsd: number | null;
+  /** set when people passed the request over (skipped it): it stays unanswered, costs nothing, and is replaced */
+  withdrawnAt: number | null;
+  /** the withdrawn request this one replaces, if any */
+  replaces: string | null;
 }
+
+/** A request still waiting for its answer: neither answered nor withdrawn. */
+export const isOpen = (e: LedgerEntry): boolean => e.answeredAt === null && e.withdrawnAt === null;
 
 export interface MetricRow {
   step: number;
@@ -101,7 +108,8 @@ CREATE TABLE IF NOT EXISTS gold_ledger (
   round INTEGER NOT NULL,
   requested_at INTEGER NOT NULL, answered_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
   preference TEXT CHECK (preference IN ('a','b','tie')), score_a REAL, score_b REAL,
-  calls INTEGER, input_tokens INTEGER, output_tokens INTEGER, usd REAL, cached INTEGER, raw TEXT);
+  calls INTEGER, input_tokens INTEGER, output_tokens INTEGER, usd REAL, cached INTEGER, raw TEXT,
+  withdrawn_at INTEGER, replaces TEXT);
 CREATE TABLE IF NOT EXISTS labels (
   pair_id TEXT NOT NULL REFERENCES pairs(id), source TEXT NOT NULL CHECK (source IN ('gold','silver')),
   round INTEGER NOT NULL, step INTEGER NOT NULL,
@@ -124,6 +132,16 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 type Row = Record<string, unknown>;
 
 const TABLES = ['meta', 'pairs', 'gold_ledger', 'labels', 'train_uses', 'metrics', 'checkpoints'];
+
+/** Columns added to a table after run databases were first written: an older run.db gains them when opened for writing. */
+function addMissingColumns(db: Database.Database): void {
+  const have = new Set(db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('gold_ledger'));
+  for (const [name, type] of [
+    ['withdrawn_at', 'INTEGER'],
+    ['replaces', 'TEXT'],
+  ])
+    if (!have.has(name)) db.exec(`ALTER TABLE gold_ledger ADD COLUMN ${name} ${type}`);
+}
 
 /**
  * Why `dir` cannot be written: the errno of its deepest existing ancestor when the folder is
@@ -178,6 +196,9 @@ function ledgerFromRow(r: Row): LedgerEntry {
     attempts: r.attempts as number,
     preference: (r.preference as Preference | null) ?? null,
     costUsd: (r.usd as number | null) ?? null,
+    // absent from the ledgers of runs stored before requests could be withdrawn (read-only opens)
+    withdrawnAt: (r.withdrawn_at as number | null | undefined) ?? null,
+    replaces: (r.replaces as string | null | undefined) ?? null,
   };
 }
 
@@ -223,6 +244,7 @@ export class RunStore {
         db.pragma('synchronous = FULL');
         db.pragma('foreign_keys = ON');
         db.exec(SCHEMA);
+        addMissingColumns(db);
       }
       db.pragma('busy_timeout = 5000');
       const have = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all());
@@ -331,18 +353,38 @@ export class RunStore {
   // ---- gold ledger ----
   /**
    * Records the intent to buy gold for these pairs (round `round`), durably, before asking.
-   * A pair already in the ledger is an error: nothing is ever bought twice.
+   * A pair already in the ledger is an error: nothing is ever bought twice. `replaces[i]`, when
+   * given, is the withdrawn request that pair i takes the place of.
    */
-  requestGold(pairIds: string[], round: number): void {
-    const ins = this.db.prepare('INSERT INTO gold_ledger (pair_id, round, requested_at) VALUES (?, ?, ?)');
+  requestGold(pairIds: string[], round: number, replaces?: string[]): void {
+    const ins = this.db.prepare('INSERT INTO gold_ledger (pair_id, round, requested_at, replaces) VALUES (?, ?, ?, ?)');
     const now = Date.now();
     this.db.transaction(() => {
-      for (const id of pairIds) {
+      for (const [i, id] of pairIds.entries()) {
         const existing = this.db.prepare('SELECT round FROM gold_ledger WHERE pair_id = ?').get(id);
         if (existing) throw new Error(`gold already requested for pair ${id}`);
-        ins.run(id, round, now);
+        ins.run(id, round, now, replaces?.[i] ?? null);
       }
     })();
+  }
+
+  /**
+   * Withdraws an open request that people passed over: it will never be answered, costs
+   * nothing against P, and the loop requests a replacement. False when it was not open.
+   */
+  withdrawGold(pairId: string): boolean {
+    return this.db.prepare('UPDATE gold_ledger SET withdrawn_at = ? WHERE pair_id = ? AND answered_at IS NULL AND withdrawn_at IS NULL').run(Date.now(), pairId).changes === 1;
+  }
+
+  /** Withdrawn requests of `round` that no request replaces yet, in request order. */
+  unreplaced(round: number): string[] {
+    return this.db
+      .prepare(
+        `SELECT pair_id FROM gold_ledger WHERE round = ? AND withdrawn_at IS NOT NULL
+         AND pair_id NOT IN (SELECT replaces FROM gold_ledger WHERE replaces IS NOT NULL) ORDER BY rowid`,
+      )
+      .pluck()
+      .all(round) as string[];
   }
 
   /** Counts one more ask for these open requests (call right before asking the source). */
@@ -358,7 +400,7 @@ export class RunStore {
    * one transaction. Answering a pair that was not requested, or twice, throws.
    */
   commitGold(answers: GoldAnswer[], step: number): void {
-    const get = this.db.prepare('SELECT round, answered_at FROM gold_ledger WHERE pair_id = ?');
+    const get = this.db.prepare('SELECT round, answered_at, withdrawn_at FROM gold_ledger WHERE pair_id = ?');
     const up = this.db.prepare(
       `UPDATE gold_ledger SET answered_at = @at, preference = @preference, score_a = @score_a, score_b = @score_b,
          calls = @calls, input_tokens = @input_tokens, output_tokens = @output_tokens, usd = @usd, cached = @cached, raw = @raw
@@ -368,9 +410,10 @@ export class RunStore {
     const now = Date.now();
     this.db.transaction(() => {
       for (const a of answers) {
-        const row = get.get(a.pairId) as { round: number; answered_at: number | null } | undefined;
+        const row = get.get(a.pairId) as { round: number; answered_at: number | null; withdrawn_at: number | null } | undefined;
         if (!row) throw new Error(`gold answer for pair ${a.pairId}, which was never requested`);
         if (row.answered_at !== null) throw new Error(`gold answer for pair ${a.pairId} is already stored`);
+        if (row.withdrawn_at !== null) throw new Error(`gold answer for pair ${a.pairId}, whose request was withdrawn`);
         up.run({
           pair_id: a.pairId,
           at: now,

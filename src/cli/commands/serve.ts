@@ -6,8 +6,7 @@ import { UsageError, numberFlag, splitFlags, type Command } from '../command.js'
 import { configFromArgs, STOP_WITH_PARENT } from './run.js';
 import { resolveConfig } from '../../d2po/presets.js';
 import { ConfigError, type RunConfig } from '../../d2po/config.js';
-import { RUN_DB } from '../../store/run-store.js';
-import { RunStore } from '../../store/run-store.js';
+import { isOpen, RUN_DB, RunStore } from '../../store/run-store.js';
 import { processAlive } from '../../util/process-alive.js';
 import { loadTask } from '../../tasks/registry.js';
 import { RewardFunctionGold } from '../../gold/reward-function.js';
@@ -46,6 +45,9 @@ options:
                          annotator (majority; none is a tie)
   --lease-ms MS          how long a shown pair waits for its annotator before it is offered
                          to another (default 600000)
+  --withdraw-after-skips N
+                         skips that withdraw a pair nobody has answered: it costs no budget and
+                         the run asks for the next pair in its place (default 1)
   --undo-ms MS           how long the page holds a label, undoable, before sending it (default 5000)
   --simulate task-gold   a simulated crowd answers from the task's gold reward, over HTTP
   --delay-ms MS          the simulated annotators' time per pair (default 1000)
@@ -53,7 +55,7 @@ options:
 Any other flag goes to 'd2po run' (d2po run --help).`;
 
 /** Flags of serve itself (value-taking unless listed as boolean); the rest start the run. */
-const OWN = new Set(['resume', 'annotators', 'host', 'port', 'overlap', 'conflict', 'lease-ms', 'undo-ms', 'simulate', 'delay-ms', 'until-done']);
+const OWN = new Set(['resume', 'annotators', 'host', 'port', 'overlap', 'conflict', 'lease-ms', 'withdraw-after-skips', 'undo-ms', 'simulate', 'delay-ms', 'until-done']);
 const BOOLEAN = new Set(['until-done']);
 /** `d2po run` flags that serve decides */
 const RESERVED = new Set(['json', 'no-progress', 'print-config', 'force']);
@@ -71,7 +73,7 @@ function trainingPlan(runArgs: string[], resumeDir: string | undefined): { dir: 
       const pid = store.getMeta<number>('pid');
       if (store.getMeta('status') === 'running' && pid !== undefined && processAlive(pid, store.getMeta<number | null>('pid_start')))
         throw new UsageError(`${resumeDir} is being run by process ${pid}; stop it first (serve continues the run itself)`);
-      if (store.getMeta('status') === 'done' && store.ledger().every((e) => e.answeredAt !== null))
+      if (store.getMeta('status') === 'done' && !store.ledger().some(isOpen))
         throw new UsageError(`${resumeDir}: the run is done and every gold request is answered; nothing to label`);
       if (config.gold?.type !== 'people' || store.getMeta('status') === 'done') return null;
       return { dir: resumeDir, args: ['run', '--resume', resumeDir] };
@@ -149,6 +151,7 @@ export const serve: Command = {
     const overlap = numberFlag('overlap', flag('overlap'), 1, { integer: true, min: 1, max: 2 });
     const port = numberFlag('port', flag('port'), 8080, { integer: true, min: 0, max: 65535 });
     const leaseMs = numberFlag('lease-ms', flag('lease-ms'), 600_000, { integer: true, min: 1000 });
+    const withdrawAfterSkips = numberFlag('withdraw-after-skips', flag('withdraw-after-skips'), 1, { integer: true, min: 1 });
     const undoMs = numberFlag('undo-ms', flag('undo-ms'), 5000, { integer: true, min: 0, max: 60_000 });
     const delayMs = numberFlag('delay-ms', flag('delay-ms'), 1000, { integer: true, min: 0 });
     const host = flag('host') ?? '127.0.0.1';
@@ -164,7 +167,7 @@ export const serve: Command = {
       const gold = simulate ? new RewardFunctionGold(await loadTask(config.task, { timeoutMs: config.taskTimeoutMs })) : null;
 
       const annotators = new Annotators(store);
-      const queue = new LabelQueue(store, { overlap, conflict: conflict as ConflictRule, leaseMs });
+      const queue = new LabelQueue(store, { overlap, conflict: conflict as ConflictRule, leaseMs, withdrawAfterSkips });
       queue.releaseLeases();
       const tokens = annotators.issue(names);
       // listening for signals before the tokens are printed: whoever reads them may stop us at once

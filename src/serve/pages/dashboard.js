@@ -20,7 +20,7 @@ function counts(d) {
     ['gold labels', `${s.gold_used} of ${s.gold_budget} (${s.gold_initial} initial, ${s.gold_online} online)`],
     ['silver labels', String(s.silver_labels)],
     ['queue', `${q.open} open requests, ${q.leased} being labelled`],
-    ['human answers', `${q.answers}, ${q.skips} skipped`],
+    ['human answers', `${q.answers}, ${q.skips} skipped, ${q.withdrawn} pairs withdrawn`],
     ['overlap', d.overlap === 1 ? 'one annotator per pair' : `${d.overlap} annotators per pair; on conflict: ${d.conflict === 'tie' ? 'a tie' : 'ask a third'}`],
     ['agreement', q.agreement.pairs ? `${fmt(q.agreement.rate)} (${q.agreement.agreed} of ${q.agreement.pairs} pairs)` : '-'],
     ...Object.entries(q.by_annotator).map(([name, c]) => [`annotator ${name}`, `${c.labels} labels, ${c.skips} skipped`]),
