@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { RunStore } from '../src/store/run-store.js';
 import { LabelQueue, QueueConflict, type Choice } from '../src/serve/label-queue.js';
 import { openRequestsRun } from './serve-fixture.js';
@@ -141,3 +142,37 @@ test('overlap 2: two annotators per pair, agreement measured; a conflict is a ti
   third.done();
 });
 
+
+test('an answer while the run writes to the same run.db is stored: write transactions take the lock when they begin', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'd2po-queue-race-'));
+  openRequestsRun(dir, [{ prompt: 'prompt 0', a: 'A0', b: 'B0' }]);
+  const store = RunStore.open(dir);
+  // the run's connection, which must not wait: it writes between the answer's reads and its writes
+  const run = new Database(join(dir, 'run.db'));
+  run.pragma('busy_timeout = 0');
+  let armed = false;
+  let raced = '';
+  const queue = new LabelQueue(store, {
+    now: () => {
+      if (armed) {
+        armed = false;
+        try {
+          run.prepare("INSERT INTO meta (key, value) VALUES ('raced', '1')").run();
+          raced = 'written';
+        } catch (e) {
+          raced = (e as { code?: string }).code ?? String(e);
+        }
+      }
+      return Date.now();
+    },
+  });
+  const q = queue.next('alice')!;
+  armed = true;
+  // a deferred transaction read first, let the run commit, then failed to write: "database is locked"
+  assert.deepEqual(queue.answer('alice', q.id, 'a'), { committed: true });
+  assert.equal(raced, 'SQLITE_BUSY', 'the run waited for the answer to commit');
+  assert.equal(store.goldUsed(), 1);
+  run.close();
+  store.close();
+  rmSync(dir, { recursive: true });
+});

@@ -23,7 +23,7 @@ export function roundSelection(store: RunStore, round: number, select: () => Pai
       chosen.map((p) => p.id),
       round,
     );
-  })();
+  }).immediate();
   return chosen;
 }
 
@@ -59,7 +59,7 @@ export async function buyGold(store: RunStore, source: GoldSource, round: number
             round,
             owed.slice(0, fresh.length),
           );
-        })();
+        }).immediate();
       }
       if (!store.ledger(round).some(isOpen)) break;
       await new Promise((r) => setTimeout(r, source.ledgerAnswers!.pollMs));

@@ -46,7 +46,7 @@ export class Annotators {
          ON CONFLICT(name) DO UPDATE SET token_sha256 = excluded.token_sha256, token_at = excluded.token_at`,
       );
       for (const t of issued) up.run(t.name, sha256(t.token), now, now);
-    })();
+    }).immediate();
     return issued;
   }
 

@@ -199,7 +199,7 @@ export class LabelQueue {
         now,
         now + this.leaseMs,
       );
-    })();
+    }).immediate();
     return swapped ? { id, prompt: pair.prompt, a: pair.b, b: pair.a } : { id, prompt: pair.prompt, a: pair.a, b: pair.b };
   }
 
@@ -243,7 +243,7 @@ export class LabelQueue {
         this.labelStep(),
       );
       committed = true;
-    })();
+    }).immediate();
     return { committed };
   }
 

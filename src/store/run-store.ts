@@ -318,7 +318,7 @@ export class RunStore {
         if (!p) throw new Error(`silver label for unknown pair ${s.pairId}`);
         lab.run(s.pairId, p.round, p.step, s.preference, s.margin, s.skip ?? null);
       }
-    })();
+    }).immediate();
   }
 
   getPair(id: string): PairRecord | undefined {
@@ -365,7 +365,7 @@ export class RunStore {
         if (existing) throw new Error(`gold already requested for pair ${id}`);
         ins.run(id, round, now, replaces?.[i] ?? null);
       }
-    })();
+    }).immediate();
   }
 
   /**
@@ -392,7 +392,7 @@ export class RunStore {
     const up = this.db.prepare('UPDATE gold_ledger SET attempts = attempts + 1 WHERE pair_id = ? AND answered_at IS NULL');
     this.db.transaction(() => {
       for (const id of pairIds) up.run(id);
-    })();
+    }).immediate();
   }
 
   /**
@@ -430,7 +430,7 @@ export class RunStore {
         const margin = a.scores ? a.scores[0] - a.scores[1] : null;
         lab.run(a.pairId, row.round, step, a.preference, margin, a.preference === 'tie' ? 'tie' : null);
       }
-    })();
+    }).immediate();
   }
 
   /** Ledger entries of one round (all rounds when undefined), in request order. */
@@ -509,7 +509,7 @@ export class RunStore {
     const ins = this.db.prepare('INSERT INTO train_uses (step, round, target, pair_id, chosen, source, epochs) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const u of uses) ins.run(u.step, u.round, u.target, u.pairId, u.chosen, u.source, u.epochs);
-    })();
+    }).immediate();
   }
 
   uses(filter: { target?: 'policy' | 'discriminator'; source?: LabelSource } = {}): TrainUse[] {
@@ -528,7 +528,7 @@ export class RunStore {
     const now = Date.now();
     this.db.transaction(() => {
       for (const [name, value] of Object.entries(values)) if (Number.isFinite(value)) ins.run(step, goldUsed, name, value, now);
-    })();
+    }).immediate();
   }
 
   metrics(name?: string): MetricRow[] {
@@ -566,7 +566,7 @@ export class RunStore {
     const ins = this.db.prepare('INSERT OR IGNORE INTO ref_logprobs (key, value) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const [k, v] of entries) ins.run(k, v);
-    })();
+    }).immediate();
   }
 
   // ---- checkpoints ----
@@ -603,6 +603,6 @@ export class RunStore {
       this.db.prepare('DELETE FROM checkpoints WHERE step > ?').run(step);
       this.db.prepare(`DELETE FROM labels WHERE source = 'silver' AND step > ?`).run(step);
       this.db.prepare('DELETE FROM pairs WHERE step > ? AND id NOT IN (SELECT pair_id FROM gold_ledger)').run(step);
-    })();
+    }).immediate();
   }
 }
