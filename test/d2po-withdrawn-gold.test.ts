@@ -1,6 +1,8 @@
-// A pair people skip is withdrawn from the ledger: it costs nothing against P, and the run asks
-// for the next pair by its own selection rule in its place (the initial set's next pair, a
-// round's next candidate, OPO-gold's fresh sample), so a run with skips still ends with P labels.
+// People's answers beside the run's own writes. A pair people skip is withdrawn from the ledger:
+// it costs nothing against P, and the run asks for the next pair by its own selection rule in its
+// place (the initial set's next pair, a round's next candidate, OPO-gold's fresh sample), so a
+// run with skips still ends with P labels. Labels reused from the warm-start cache do not collide
+// with people answering the same requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -9,7 +11,8 @@ import { join } from 'node:path';
 import { loadTask } from '../src/tasks/registry.js';
 import { RewardFunctionGold, createGoldSource } from '../src/gold/index.js';
 import { runLoop } from '../src/d2po/loop.js';
-import { RunStore, type PairRecord } from '../src/store/run-store.js';
+import { isOpen, RunStore, type PairRecord } from '../src/store/run-store.js';
+import { WarmCache } from '../src/d2po/warm-cache.js';
 import { LabelQueue, QueueConflict } from '../src/serve/label-queue.js';
 import type { Method } from '../src/d2po/config.js';
 import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
@@ -89,9 +92,9 @@ test('withdrawAfterSkips 2: one skip leaves the pair offered; a second withdraws
 
 /**
  * People labelling in-process: answers every open request from the task's gold, except that the
- * first pair it sees of each round is skipped once. Returns a stop function.
+ * first pair it sees of each round is skipped once (when `skipped` is given). Returns a stop function.
  */
-function annotate(dir: string, skipped: Map<number, string>): () => void {
+function annotate(dir: string, skipped?: Map<number, string>): () => void {
   const gold = new RewardFunctionGold(task);
   let store: RunStore | null = null;
   let busy = false;
@@ -104,7 +107,7 @@ function annotate(dir: string, skipped: Map<number, string>): () => void {
       for (let query = q.next('ann'); query; query = q.next('ann')) {
         const pairId = pairOf(store, query.id);
         const round = store.ledger().find((e) => e.pairId === pairId)!.round;
-        if (!skipped.has(round)) {
+        if (skipped && !skipped.has(round)) {
           skipped.set(round, pairId);
           q.answer('ann', query.id, 'skip');
           continue;
@@ -214,4 +217,54 @@ test('a run.db written before requests could be withdrawn gains the columns when
   assert.ok(again.withdrawGold('p0'));
   assert.deepEqual(again.unreplaced(1), ['p0']);
   again.close();
+});
+
+test('labels reused from the warm-start cache and people answering the same requests do not collide', async () => {
+  const cache = tmp('cache');
+  const people = () => createGoldSource({ type: 'people', pollMs: 10 });
+  const config = (dir: string) => tinyRunConfig('opo-gold', dir, model, taskFile, { gold: { type: 'people', pollMs: 10 }, autocast: false });
+  const first = tmp('first');
+  let stop = annotate(first);
+  try {
+    await runLoop(config(first), { dir: first, task, gold: people(), warmCache: cache, progress: false });
+  } finally {
+    stop();
+  }
+  // the second run finds every initial label in the cache; while it reads them, a person answers
+  // its first open request from another connection (the server's), which must wait for the reuse
+  const second = tmp('second');
+  const read = WarmCache.prototype.readJsonSync;
+  let raced = '';
+  WarmCache.prototype.readJsonSync = function <T>(this: WarmCache, kind: string, key: string, file: string): T {
+    if (kind === 'initial-labels' && raced === '') {
+      const server = RunStore.open(second);
+      server.db.pragma('busy_timeout = 0');
+      try {
+        const open = server.ledger(0).find(isOpen)!;
+        server.commitGold([{ pairId: open.pairId, preference: 'a', cost: { calls: 1 } }], 0);
+        raced = 'answered';
+      } catch (e) {
+        raced = (e as { code?: string }).code ?? String(e);
+      } finally {
+        server.close();
+      }
+    }
+    return read.call(this, kind, key, file) as T;
+  };
+  stop = annotate(second);
+  try {
+    await runLoop(config(second), { dir: second, task, gold: people(), warmCache: cache, progress: false });
+  } finally {
+    WarmCache.prototype.readJsonSync = read;
+    stop();
+  }
+  assert.equal(raced, 'SQLITE_BUSY', 'the answer waited for the reuse to commit');
+  const s = RunStore.open(second, { readonly: true });
+  try {
+    assert.equal(s.goldUsed('initial'), 8);
+    assert.equal(s.metrics('warm/reused_labels')[0].value, 8, 'every initial label came from the cache');
+    assert.equal(s.goldUsed(), 20);
+  } finally {
+    s.close();
+  }
 });

@@ -157,8 +157,16 @@ function readLabels(cache: WarmCache, key: string): Record<string, StoredLabel> 
   return cache.has('initial-labels', key) ? cache.readJsonSync<Record<string, StoredLabel>>('initial-labels', key, 'labels.json') : {};
 }
 
-/** Commits, for open round-0 requests, the labels the cache already holds; returns how many. */
+/**
+ * Commits, for open round-0 requests, the labels the cache already holds; returns how many.
+ * One write transaction from the read to the commit: people (d2po serve) may be answering the
+ * same requests meanwhile.
+ */
 function reuseLabels(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): number {
+  return store.db.transaction(() => reuseOpen(cache, store, spec, gold)).immediate();
+}
+
+function reuseOpen(cache: WarmCache, store: RunStore, spec: InitialSetSpec, gold: string): number {
   const open = store.ledger(0).filter(isOpen);
   const byChunk = new Map<number, Record<string, StoredLabel>>();
   const answers: GoldAnswer[] = [];
