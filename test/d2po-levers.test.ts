@@ -37,7 +37,12 @@ test("discriminator.ties 'davidson': gold ties train the reward model (warm star
     assert.equal(s.metrics('warm/disc_ties').at(-1)?.value, initialTies, 'every initial tie trains the warm start (no held-out share here)');
     assert.ok(s.metrics('round/disc_ties').length > 0, 'each gold round counts the ties it trained on');
     assert.equal(p.metrics('warm/disc_ties').length + p.metrics('round/disc_ties').length, 0, 'the default trains on no tie');
-    assert.ok(!s.uses({ target: 'policy', source: 'gold' }).some((u) => ties.has(u.pairId)), 'the policy never trains on a gold tie');
+    // the policy's gold epochs take exactly each online round's decided pairs, as without the lever
+    for (const round of [1, 2]) {
+      const decided = s.goldLabels([round]).filter((g) => g.preference !== 'tie').map((g) => g.pair.id);
+      const used = s.uses({ target: 'policy', source: 'gold' }).filter((u) => u.round === round).map((u) => u.pairId);
+      assert.deepEqual(new Set(used), new Set(decided), `round ${round}: the policy trains on its decided gold, no tie`);
+    }
   } finally {
     s.close();
     p.close();
