@@ -3,22 +3,24 @@ import { planBudget } from '../d2po/budget.js';
 
 /**
  * Seconds per unit of work on one core of this machine, with a second job on the other core
- * (measured from the time/* metrics of Word Collector runs: 16-prompt silver steps, 64-token
- * responses, the 4M-parameter policy). A sweep rescales them by what its finished runs took.
+ * (measured from the time/* metrics of Word Collector D2PO runs from 1,600 initial labels, one
+ * thread each: 16-prompt silver steps, 64-token responses, the 4M-parameter policy; the warm
+ * reward model's 4 epochs over 668 pairs took 170 s). A sweep rescales them by what its finished
+ * runs took.
  */
 export const UNIT_SECONDS = {
   /** sampling one response of 64 new tokens */
-  sample: 0.13,
+  sample: 0.035,
   /** scoring one response with the reward model */
-  score: 0.04,
+  score: 0.016,
   /** one DPO update of one pair (policy and reference forward, backward) */
-  policyPair: 0.35,
+  policyPair: 0.11,
   /** one Bradley-Terry epoch over one pair, per reward model */
-  discPair: 0.19,
+  discPair: 0.06,
 };
 
-/** Share of gold labels that are not ties (ties train nothing); Word Collector's measured 0.55-0.65. */
-const DECIDED = 0.6;
+/** Share of gold labels that are not ties (ties train nothing); Word Collector's measured 0.47-0.65. */
+const DECIDED = 0.5;
 
 /** Estimated seconds of one run's parts; `warm` is what a shared warm start saves when reused. */
 export interface RunEstimate {
