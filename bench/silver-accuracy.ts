@@ -14,7 +14,7 @@ import { BowDiscriminator } from '../src/d2po/bow-discriminator.js';
 import { examplesOf } from '../src/d2po/warm-start.js';
 import { validateConfig, type RunConfig } from '../src/d2po/config.js';
 import { hashSeed } from '../src/util/rng.js';
-import { loadTask } from '../src/tasks/registry.js';
+import { accuracy, silverAgainstGold, type SilverRow } from './silver-gold.js';
 import { stat } from '../src/report/curves.js';
 
 const floorFlag = process.argv.includes('--floor');
@@ -54,25 +54,13 @@ for (const dir of dirs) {
   const silver = store.silverLabels();
   const floor = floorFlag && silver.length ? floorPreferences(store, silver.map((x) => x.pair), (await readConfig(join((config as RunConfig).model, 'config.json'))).vocab_size, validateConfig(config, dir)) : null;
   const initial = store.goldUsed('initial');
+  const { rows, ra, rb } = await silverAgainstGold(store, config.task);
   store.close();
   if (silver.length === 0) {
     console.error(`${dir}: no silver labels, skipped`);
     continue;
   }
-  const task = await loadTask(config.task);
-  const ra = await task.rewards(silver.map((s) => ({ prompt: s.pair.prompt, response: s.pair.a })));
-  const rb = await task.rewards(silver.map((s) => ({ prompt: s.pair.prompt, response: s.pair.b })));
-  const rows = silver.map((s, i) => ({
-    abs: Math.abs(s.margin),
-    round: s.pair.round,
-    tie: ra[i] === rb[i],
-    right: (ra[i] > rb[i] ? 'a' : 'b') === s.preference,
-    skip: s.skip !== null,
-  }));
-  const accOf = (rs: typeof rows) => {
-    const decided = rs.filter((r) => !r.tie);
-    return { acc: decided.length ? decided.filter((r) => r.right).length / decided.length : NaN, ties: rs.filter((r) => r.tie).length / rs.length };
-  };
+  const accOf = (rs: SilverRow[]) => ({ acc: accuracy(rs), ties: rs.filter((r) => r.tie).length / rs.length });
   overall.push(accOf(rows).acc);
   if (floor) {
     const decided = rows.map((r, i) => ({ ...r, i })).filter((r) => !r.tie);

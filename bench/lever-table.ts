@@ -1,0 +1,93 @@
+// One table for discriminator levers: each variant's D2PO runs beside the base D2PO runs of the
+// same seeds (the same warm start), with OPO with gold of those seeds as the reference. Per
+// variant: final dev reward, its paired difference from the base, silver-label accuracy against
+// the task's gold (ties left out; tasks whose gold is a free function), the online gold labels it
+// needed to reach OPO-gold's final reward (the paper's headline: OPO-gold's labels over those),
+// and the online phase's compute in minutes (its time/* metrics summed: what a lever adds, read
+// beside the base; runs at different load differ by more than that).
+//
+//   node --import tsx bench/lever-table.ts opo-gold=RUN_DIR... base=RUN_DIR... NAME=RUN_DIR...
+//
+// Names other than opo-gold are variants; `base` is the one differences are taken from. Shell
+// braces give the seeds: base=runs/sweep-wc/d2po-online300-seed{0,1,2,3,4}.
+import { RunStore } from '../src/store/run-store.js';
+import { labelsToReach, readRunCurve, stat, type RunCurve } from '../src/report/curves.js';
+import { accuracy, silverAgainstGold } from './silver-gold.js';
+
+const groups = new Map<string, string[]>();
+for (const arg of process.argv.slice(2)) {
+  const i = arg.indexOf('=');
+  if (i <= 0) {
+    console.error('usage: node --import tsx bench/lever-table.ts opo-gold=RUN_DIR... base=RUN_DIR... NAME=RUN_DIR...');
+    process.exit(2);
+  }
+  groups.set(arg.slice(0, i), [...(groups.get(arg.slice(0, i)) ?? []), arg.slice(i + 1)]);
+}
+if (!groups.has('opo-gold') || !groups.has('base')) throw new Error('give opo-gold=RUN_DIR... and base=RUN_DIR...');
+
+interface Row {
+  seed: number;
+  final: number;
+  silver: number;
+  needed: number | null;
+  ratio: number | null;
+  minutes: number;
+}
+
+/** Minutes the online phase spent working: its time/* metrics (sampling, scoring, updates, gold rounds, evaluations) summed after the warm start. */
+function onlineMinutes(dir: string): number {
+  const s = RunStore.open(dir, { readonly: true });
+  try {
+    return (s.db.prepare("SELECT COALESCE(SUM(value), 0) FROM metrics WHERE step > 0 AND name LIKE 'time/%'").pluck().get() as number) / 60;
+  } finally {
+    s.close();
+  }
+}
+
+const curves = new Map<string, RunCurve[]>();
+for (const [name, dirs] of groups) curves.set(name, dirs.map((d) => ({ ...readRunCurve(d), label: name })));
+for (const [name, runs] of curves) {
+  const unfinished = runs.filter((r) => r.status !== 'done');
+  if (unfinished.length) console.error(`${name}: left out, not finished: ${unfinished.map((r) => r.dir).join(', ')}`);
+  curves.set(name, runs.filter((r) => r.status === 'done'));
+}
+const reference = curves.get('opo-gold')!;
+
+const rows = new Map<string, Row[]>();
+for (const [name, runs] of curves) {
+  if (name === 'opo-gold') continue;
+  const reach = new Map(labelsToReach([...reference, ...runs], 'opo-gold').map((r) => [r.seed, r]));
+  const list: Row[] = [];
+  for (const r of runs) {
+    const s = RunStore.open(r.dir, { readonly: true });
+    const { rows: silver } = await silverAgainstGold(s, r.task).finally(() => s.close());
+    const reached = reach.get(r.seed);
+    list.push({ seed: r.seed, final: r.evals.at(-1)!.metrics['eval/reward'], silver: accuracy(silver), needed: reached?.needed ?? null, ratio: reached?.ratio ?? null, minutes: onlineMinutes(r.dir) });
+  }
+  rows.set(name, list.sort((a, b) => a.seed - b.seed));
+}
+
+const ms = (xs: number[], d = 2) => {
+  const s = stat(xs);
+  return xs.length > 1 ? `${s.mean.toFixed(d)} ± ${s.sd.toFixed(d)}` : xs.length ? s.mean.toFixed(d) : '-';
+};
+const base = new Map(rows.get('base')!.map((r) => [r.seed, r]));
+console.log(`OPO-gold's final reward, seeds ${reference.map((r) => r.seed).join(', ')}: ${ms(reference.map((r) => r.evals.at(-1)!.metrics['eval/reward']))}\n`);
+console.log('| variant | seeds | final reward | paired with base: difference (wins) | silver accuracy | online gold to reach OPO-gold (ratio; seeds that did not) | online compute, minutes |');
+console.log('|---|---|---|---|---|---|---|');
+for (const [name, list] of rows) {
+  const paired = list.filter((r) => base.has(r.seed) && name !== 'base').map((r) => r.final - base.get(r.seed)!.final);
+  const reached = list.filter((r) => r.ratio !== null);
+  const missed = list.length - reached.length;
+  console.log(
+    [
+      name,
+      list.map((r) => r.seed).join(', '),
+      `${ms(list.map((r) => r.final))} (${list.map((r) => r.final.toFixed(2)).join(', ')})`,
+      name === 'base' ? '-' : paired.length ? `${ms(paired)} (${paired.filter((d) => d > 0).length} of ${paired.length})` : '-',
+      ms(list.map((r) => r.silver)),
+      `${ms(reached.map((r) => r.needed!), 0)} (${ms(reached.map((r) => r.ratio!))}x${missed ? `; ${missed} not reached` : ''})`,
+      ms(list.map((r) => r.minutes), 1),
+    ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
+  );
+}
