@@ -54,7 +54,7 @@ interface Cell {
   seed: number;
   dir: string;
 }
-// seed by seed, delays in the order given (0 first by default: the cells after it reuse its warm start)
+// seed by seed, delays in the order given: 0 first, so that the cells after it reuse its initial labels and warm start
 const cells: Cell[] = seeds.flatMap((seed) => delays.flatMap((delay) => methods.map((method) => ({ method, delay, seed, dir: join(out, `${method}-delay${delay}s-seed${seed}`) }))));
 
 function status(dir: string): string | null {
@@ -74,7 +74,8 @@ function runCell(c: Cell): Promise<void> {
     return Promise.resolve();
   }
   const crowd = ['--simulate', 'task-gold', '--annotators', String(annotators), '--delay-ms', String(c.delay * 1000), '--port', '0'];
-  const start = st === null ? ['--method', c.method, '--seed', String(c.seed), '--out', c.dir, ...(c.method === 'opo-gold' ? ['--eval-every', '1'] : []), ...positionals] : ['--resume', c.dir];
+  // opo-gold evaluates every round: after RUN-FLAGS, so that it wins over an --eval-every there
+  const start = st === null ? ['--method', c.method, '--seed', String(c.seed), '--out', c.dir, ...positionals, ...(c.method === 'opo-gold' ? ['--eval-every', '1'] : [])] : ['--resume', c.dir];
   console.error(`${c.dir}: ${st === null ? 'starting' : `resuming (${st})`}, ${annotators} simulated annotators at ${c.delay} s per pair`);
   ensureDir(out);
   return new Promise((resolve, reject) => {
@@ -123,7 +124,7 @@ async function report(): Promise<void> {
   const byWall: Series[] = [];
   const byGold: Series[] = [];
   for (const method of methods)
-    for (const delay of delays) {
+    for (const delay of [...delays].sort((a, b) => a - b)) {
       const runs = done.filter((c) => c.method === method && c.delay === delay).map((c) => ({ c, ...curve(c.dir) }));
       for (const { c, points, waited, total } of runs) {
         const last = points[points.length - 1];
