@@ -131,13 +131,13 @@ async function report(): Promise<void> {
         lines.push(`| ${method} | ${delay} s | ${c.seed} | ${last.reward.toFixed(2)} | ${last.online} | ${total.toFixed(1)} | ${method === 'd2po' ? waited.toFixed(1) : '-'} |`);
       }
       if (runs.length === 0) continue;
-      // the same schedule in every seed: the i-th evaluation is at the same step and gold
+      // the same schedule in every seed: the i-th evaluation is at the same step (late gold moves its labels a little)
       const n = Math.min(...runs.map((r) => r.points.length));
       const name = `${method}, ${delay} s per label`;
       for (let i = 0; i < n; i++) {
         const y = mean(runs.map((r) => r.points[i].reward));
         byWall.push({ x: mean(runs.map((r) => r.points[i].minutes)), y, series: name });
-        byGold.push({ x: runs[0].points[i].online, y, series: name });
+        byGold.push({ x: mean(runs.map((r) => r.points[i].online)), y, series: name });
       }
     }
   const missing = cells.filter((c) => !done.includes(c)).map((c) => c.dir);
