@@ -95,7 +95,7 @@ export class SimulatedCrowd {
         this.opts.onLabel?.({ annotator: m.name, id: q.id, choice: label.preference, latencyMs });
       } catch (e) {
         this.opts.onError?.(m.name, e as Error);
-        // as a person who cannot answer would: skip the pair, so that it is offered again now rather than when its lease ends
+        // as a person who cannot answer would: skip the pair (withdrawn and replaced, or offered to someone else), rather than hold it until its lease ends
         if (held !== null) await this.request(m, '/api/label', { id: held, choice: 'skip' }).catch(() => undefined);
         await this.sleep(idle);
       }
