@@ -35,13 +35,8 @@ interface Row {
 }
 
 /** Minutes the online phase spent working: its time/* metrics (sampling, scoring, updates, gold rounds, evaluations) summed after the warm start. */
-function onlineMinutes(dir: string): number {
-  const s = RunStore.open(dir, { readonly: true });
-  try {
-    return (s.db.prepare("SELECT COALESCE(SUM(value), 0) FROM metrics WHERE step > 0 AND name LIKE 'time/%'").pluck().get() as number) / 60;
-  } finally {
-    s.close();
-  }
+function onlineMinutes(s: RunStore): number {
+  return (s.db.prepare("SELECT COALESCE(SUM(value), 0) FROM metrics WHERE step > 0 AND name LIKE 'time/%'").pluck().get() as number) / 60;
 }
 
 const curves = new Map<string, RunCurve[]>();
@@ -60,9 +55,10 @@ for (const [name, runs] of curves) {
   const list: Row[] = [];
   for (const r of runs) {
     const s = RunStore.open(r.dir, { readonly: true });
+    const minutes = onlineMinutes(s);
     const { rows: silver } = await silverAgainstGold(s, r.task).finally(() => s.close());
     const reached = reach.get(r.seed);
-    list.push({ seed: r.seed, final: r.evals.at(-1)!.metrics['eval/reward'], silver: accuracy(silver), needed: reached?.needed ?? null, ratio: reached?.ratio ?? null, minutes: onlineMinutes(r.dir) });
+    list.push({ seed: r.seed, final: r.evals.at(-1)!.metrics['eval/reward'], silver: accuracy(silver), needed: reached?.needed ?? null, ratio: reached?.ratio ?? null, minutes });
   }
   rows.set(name, list.sort((a, b) => a.seed - b.seed));
 }

@@ -28,8 +28,8 @@ export function roundSelection(store: RunStore, round: number, select: () => Pai
 }
 
 /**
- * New pairs for a round in place of `n` withdrawn requests: the next candidates by the round's
- * own selection rule, none already in the ledger; fewer (or none) when the candidates run out.
+ * Pairs for a round in place of `n` withdrawn requests: candidates by the round's own selection
+ * rule, best first (buyGold takes the first n not already in the ledger); fewer when they run out.
  */
 export type Replacement = (n: number) => PairRecord[];
 

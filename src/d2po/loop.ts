@@ -331,14 +331,12 @@ class Run {
   requestRound(r: number, lastBatch: PairRecord[], step = this.step): void {
     roundSelection(this.store, r + 1, () => this.parts.selectGold(r, lastBatch));
     // a withdrawn request's place goes to the next of the same step's candidates by the same rule
-    const replace: Replacement = (n) => {
-      const asked = new Set(this.store.ledger().map((e) => e.pairId));
-      const batch = this.store.pairsOfRound(r + 1).filter((x) => x.step === step);
-      return this.parts
-        .selectGold(r, batch, Infinity)
-        .filter((x) => !asked.has(x.id))
-        .slice(0, n);
-    };
+    const replace: Replacement = () =>
+      this.parts.selectGold(
+        r,
+        this.store.pairsOfRound(r + 1).filter((x) => x.step === step),
+        Infinity,
+      );
     const p: PendingRound = { r, step, t0: performance.now(), failed: null, answered: null as unknown as Promise<void> };
     // a failure is kept for the moment the loop needs the round, so that it never goes unhandled
     p.answered = buyGold(this.store, this.o.gold, r + 1, this.step, undefined, replace).then(
