@@ -11,27 +11,22 @@ import { runLoop } from '../src/d2po/loop.js';
 import { RunStore } from '../src/store/run-store.js';
 import { summarizeRun } from '../src/store/run-summary.js';
 import type { Method } from '../src/d2po/config.js';
-import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
+import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
 
 const model = await tinyModelDir();
 const taskFile = toyTaskFile();
 const task = await loadTask(taskFile);
 
-/** P = 20: 8 initial + 2 rounds of 6, over 4 steps of 4 prompts (the offline methods put all 20 in D_0). */
+/**
+ * P = 20: 8 initial + 2 rounds of 6, over 4 steps of 4 prompts (the offline methods put all 20 in
+ * D_0), at each method's own learning rates.
+ */
 function config(method: Method, out: string) {
-  return resolveConfig({
-    method,
-    task: taskFile,
-    model,
-    out,
-    seed: 5,
-    budget: { gold: 20, ...(method === 'dpo' || method.includes('static') ? {} : { initial: 8, rounds: 2 }), steps: method === 'dpo' ? 0 : 4 },
-    rollout: { batchSize: 4 },
+  const offline = method === 'dpo' || method.includes('static');
+  return tinyRunConfig(method, out, model, taskFile, {
+    budget: { gold: 20, ...(offline ? {} : { initial: 8, rounds: 2 }), steps: method === 'dpo' ? 0 : 4 },
     policy: { batchSize: 8, goldEpochs: method.includes('ppo') ? 0 : 1 },
     init: { policyEpochs: 1, discriminatorEpochs: 1 },
-    discriminator: { epochs: 1, batchSize: 8 },
-    eval: { every: 0, prompts: 3, accuracyPairs: 3 },
-    checkpoint: { every: 2 },
   });
 }
 
