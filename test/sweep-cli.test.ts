@@ -78,6 +78,18 @@ test("a resumed run keeps the sweep's --threads, whatever its stored config says
   assert.match(readFileSync(join(out, 'logs', 'dpo-online4-seed0.log'), 'utf8'), /resuming with threads: 2 -> 1/);
 });
 
+test("an offline method with online steps is evaluated on the online methods' grid (steps / rounds), not only at its end", async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'd2po-sweep-')), 's');
+  const r = await d2po(['sweep', ...common, '--seeds', '0', '--methods', 'opo-static-rm', '--jobs', '1', '--out', out, ...small]);
+  assert.equal(r.code, 0, r.stderr);
+  const store = RunStore.open(join(out, 'opo-static-rm-online4-seed0'), { readonly: true });
+  try {
+    assert.deepEqual(store.metrics('eval/reward').map((m) => m.step), [0, 1, 2], '2 steps in 2 rounds: an evaluation after each');
+  } finally {
+    store.close();
+  }
+});
+
 test('estimates: shared work counts once, offline methods pay their whole set, and the schedule fills the slots', () => {
   const base = { task: 't', model: 'm', out: 'o', autocast: false };
   const d2 = resolveConfig({ ...base, method: 'd2po', budget: { gold: 1900, initial: 1600, rounds: 6, steps: 60 } });

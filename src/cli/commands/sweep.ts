@@ -45,7 +45,9 @@ options:
   --rounds T           online gold rounds (online methods only)
   --steps N            online policy steps (discriminator-labelled methods only)
   --eval-every K       evaluation interval of discriminator-labelled methods (default: once per
-                       gold round); gold-labelled ones evaluate after every round
+                       gold round, and for the offline ones every steps/rounds steps, so that
+                       their curves share the online methods' grid); gold-labelled ones
+                       evaluate after every round
   --jobs J             runs at a time (default: this machine's CPUs); each gets CPUs/J threads
   --out DIR            sweep folder: runs, logs/, warm-starts/, report (default sweeps/<task>)
   --warm-cache DIR     share warm starts with another sweep (a variant of one method, say)
@@ -175,8 +177,10 @@ export const sweep: Command = {
         if (e instanceof ConfigError) throw new UsageError(e.message);
         throw e;
       }
-      // gold-labelled methods take one step per round: evaluate after each; the others once a round
-      const every = c.rollout.labeller === 'gold' ? 1 : own.has('eval-every') ? nonNegative('eval-every', own.get('eval-every'), 0) : Math.max(1, Math.floor(c.budget.steps / Math.max(1, c.budget.rounds)));
+      // gold-labelled methods take one step per round: evaluate after each; the others once a
+      // round, the offline ones (no rounds of their own) on the online methods' grid
+      const perRound = rounds === undefined ? c.budget.rounds : nonNegative('rounds', rounds, 1);
+      const every = c.rollout.labeller === 'gold' ? 1 : own.has('eval-every') ? nonNegative('eval-every', own.get('eval-every'), 0) : Math.max(1, Math.floor(c.budget.steps / Math.max(1, perRound)));
       args.splice(args.indexOf('--out'), 0, '--eval-every', String(every));
       c = { ...c, eval: { ...c.eval, every } };
       const maxNewTokens = (await resolveMaxNewTokens(c, task)).rollout.maxNewTokens;
