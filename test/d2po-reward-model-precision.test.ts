@@ -26,7 +26,7 @@ function preferenceSet(n: number, seed: number): PrefExample[] {
 }
 
 const train = preferenceSet(160, 1);
-const heldOut = preferenceSet(96, 2);
+const heldOut = preferenceSet(400, 2);
 const asBatch = (ex: PrefExample[]) => ({ promptIds: [...ex.map((e) => e.promptIds), ...ex.map((e) => e.promptIds)], responseIds: [...ex.map((e) => e.chosenIds), ...ex.map((e) => e.rejectedIds)] });
 
 /** Trains one reward model (same weights, head and batches either way) and scores the held-out pairs. */
@@ -40,11 +40,13 @@ function trainAndScore(pooling: Pooling, bf16: boolean): { loss: number; accurac
 }
 
 for (const pooling of ['last', 'sum'] as const) {
-  test(`reward model (${pooling} pooling) trained under bf16 autocast learns as well as in float32`, () => {
+  test(`reward model (${pooling} pooling) trained under bf16 autocast learns within a few points of float32`, () => {
     const fp32 = trainAndScore(pooling, false);
     const bf16 = trainAndScore(pooling, true);
     assert.ok(fp32.accuracy >= 0.7, `float32 learns the lexical preference: held-out accuracy ${fp32.accuracy}`);
-    assert.ok(bf16.accuracy >= fp32.accuracy - 0.05, `bf16 held-out accuracy ${bf16.accuracy} vs float32 ${fp32.accuracy}`);
+    // bf16 matmuls cost a few points where the CPU computes them natively (AVX512-BF16: sum
+    // pooling 0.90 against 0.955 on these 400 pairs); the autocast bug this guards against cost 20+
+    assert.ok(bf16.accuracy >= fp32.accuracy - 0.08, `bf16 held-out accuracy ${bf16.accuracy} vs float32 ${fp32.accuracy}`);
     assert.ok(bf16.loss <= fp32.loss + 0.05, `bf16 training loss ${bf16.loss} vs float32 ${fp32.loss}`);
   });
 }
