@@ -37,6 +37,11 @@ test('a sweep runs every job from shared warm starts, writes the report, and kee
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /sweep done in .*: 4 ran, 0 kept, 0 failed/);
   assert.ok(existsSync(join(out, 'report.md')));
+  // each run's log says where it is: the warm start's phases, then the loop's progress line
+  const log = readFileSync(join(out, 'logs', 'opo-gold-online4-seed0.log'), 'utf8');
+  assert.match(log, /warm start: 16 initial pairs \(\d+ not tied, \d+ of them from the cache\) in \d+ s/);
+  assert.match(log, /warm start: the policy (trained, \d epochs kept|from the cache) in \d+ s/);
+  assert.match(log, /opo-gold {2}\d+\/\d+ {2}100% .* in \d+/);
   for (const seed of [0, 1]) {
     const on = RunStore.open(join(out, `opo-gold-online4-seed${seed}`), { readonly: true });
     const off = RunStore.open(join(out, `dpo-online4-seed${seed}`), { readonly: true });

@@ -177,6 +177,7 @@ class Run {
     const { c, plan, store } = this;
     if (plan.initial > 0) {
       const t0 = Date.now();
+      this.note(`warm start: the initial set of ${plan.initial} gold-labelled pairs`);
       const wp = warmStartPlan(c, { model: this.modelFingerprint, disc: this.discFingerprint, maxNewTokens: this.parts.codec.maxNewTokens, initial: plan.initial });
       const { gold, reused } = await initialSet({
         store,
@@ -192,6 +193,7 @@ class Run {
         ac: (fn) => this.ac(fn),
       });
       const decided = gold.filter((g) => g.preference !== 'tie');
+      this.note(`warm start: ${gold.length} initial pairs (${decided.length} not tied, ${reused} of them from the cache) in ${secs(t0)}`);
       store.logMetrics(0, store.goldUsed(), {
         'round/gold': gold.length,
         'round/tie_share': (gold.length - decided.length) / Math.max(1, gold.length),
@@ -209,6 +211,8 @@ class Run {
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
       if (this.disc && wp.discriminator) {
         // a ties-aware reward model also learns from the initial ties (held out in the same share)
+        const t1 = Date.now();
+        this.note(`warm start: the discriminator, up to ${c.init.discriminatorEpochs} epochs on ${train.length} pairs`);
         const ties = c.discriminator.ties === 'davidson' ? holdOut(gold.filter((g) => g.preference === 'tie'), c.init.holdout, hashSeed(this.seed, 1)).train : [];
         const w = await warmDiscriminator({
           ...inputs,
@@ -217,11 +221,14 @@ class Run {
           what: wp.discriminator,
           s: { ...s, maxEpochs: c.init.discriminatorEpochs },
         });
+        this.note(`warm start: the discriminator ${w.reused ? 'from the cache' : `trained, ${w.metrics['warm/disc_epochs']} epochs kept`} in ${secs(t1)}`);
         this.recordGoldUses([...split.train, ...ties], 'discriminator', 0, w.metrics['warm/disc_epochs']);
         store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0, ...(ties.length && { 'warm/disc_ties': ties.length }) });
         parts.discriminator = w.key;
       }
       if (wp.policy) {
+        const t1 = Date.now();
+        this.note(`warm start: the policy, up to ${c.init.policyEpochs} DPO epochs on ${train.length} pairs`);
         const w = await warmPolicy({
           ...inputs,
           what: wp.policy,
@@ -232,6 +239,7 @@ class Run {
           batchSize: c.policy.batchSize,
           s: { ...s, maxEpochs: c.init.policyEpochs },
         });
+        this.note(`warm start: the policy ${w.reused ? 'from the cache' : `trained, ${w.metrics['warm/policy_epochs']} epochs kept`} in ${secs(t1)}`);
         this.recordGoldUses(split.train, 'policy', 0, w.metrics['warm/policy_epochs']);
         store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/policy_reused': w.reused ? 1 : 0 });
         parts.policy = w.key;
@@ -359,7 +367,7 @@ class Run {
       if (open > 0 && !final && this.step - p.step < this.c.budget.maxSilverAhead) return;
       // a stall worth a line: the policy was let run ahead, or people answer (a source that buys at once is just working)
       if (open > 0 && (this.c.budget.maxSilverAhead > 0 || this.o.gold.ledgerAnswers))
-        this.waiting(`waiting for gold round ${p.r + 1}: ${open} of ${this.plan.goldPerRound[p.r]} answers to come`);
+        this.note(`waiting for gold round ${p.r + 1}: ${open} of ${this.plan.goldPerRound[p.r]} answers to come`);
       const w0 = performance.now();
       await p.answered;
       if (p.failed !== null) throw p.failed;
@@ -368,7 +376,8 @@ class Run {
     }
   }
 
-  private waiting(message: string): void {
+  /** A line for whoever watches the run (the CLI prints it above the bar, or into a sweep's log). */
+  private note(message: string): void {
     if (this.o.progress !== false) this.o.onProgress?.({ phase: 'log', message });
   }
 
@@ -711,4 +720,9 @@ function recordResumeChanges(store: RunStore, c: RunConfig, changes: Partial<Pic
   store.setMeta('resume_changes', [...(store.getMeta<unknown[]>('resume_changes') ?? []), ...log]);
   store.setMeta('config', next);
   return next;
+}
+
+/** Seconds since `t0` (a Date.now()), for the run's notes. */
+function secs(t0: number): string {
+  return `${Math.round((Date.now() - t0) / 1000)} s`;
 }

@@ -63,7 +63,8 @@ export async function executeJobs(
       outcomes[i] = { job, status: 'kept', seconds: 0 };
       return Promise.resolve();
     }
-    const args = action === 'resume' ? ['run', '--resume', job.dir, '--no-progress', ...o.resumeArgs] : ['run', ...job.args, '--no-progress'];
+    // a log, not a TTY: the run prints a plain progress line every 10 s and its warm start's phases
+    const args = action === 'resume' ? ['run', '--resume', job.dir, ...o.resumeArgs] : ['run', ...job.args];
     const log = join(o.logDir, `${job.name}.log`);
     o.onEvent(`${action === 'resume' ? 'resuming' : 'starting'} ${job.name} (estimate ${fmtSeconds(job.estimate)}; log ${log})`);
     return new Promise((resolve) => {
