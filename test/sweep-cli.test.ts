@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
-import { estimateRun, scheduleWall } from '../src/sweep/estimate.js';
+import { estimateRun, REFERENCE_MACS, scheduleWall, UNIT_SECONDS } from '../src/sweep/estimate.js';
+import { macsPerToken, readConfig } from '../src/model/config.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { d2po } from './cli.js';
 import { tinyModelDir, toyTaskFile } from './d2po-fixture.js';
@@ -18,8 +19,8 @@ test('sweep --dry-run prints every method x seed x budget with an estimate, and 
   const out = join(mkdtempSync(join(tmpdir(), 'd2po-sweep-')), 's');
   const r = await d2po(['sweep', ...common, '--online-gold', '4,8', '--methods', 'd2po,dpo', '--out', out, '--dry-run', ...small]);
   assert.equal(r.code, 0, r.stderr);
-  for (const name of ['d2po-online4-seed0', 'd2po-online8-seed1', 'dpo-online4-seed0', 'dpo-online8-seed1']) assert.match(r.stdout, new RegExp(`${name}\\s+~\\d+ s`));
-  assert.match(r.stdout, /estimated wall time: \d+ (s|min) for 8 runs, 2 at a time/);
+  for (const name of ['d2po-online4-seed0', 'd2po-online8-seed1', 'dpo-online4-seed0', 'dpo-online8-seed1']) assert.match(r.stdout, new RegExp(`${name}\\s+~[\\d.]+ s`));
+  assert.match(r.stdout, /estimated wall time: [\d.]+ (s|min) for 8 runs, 2 at a time/);
   assert.ok(!existsSync(out), 'a dry run writes nothing');
 });
 
@@ -61,7 +62,7 @@ test('a sweep runs every job from shared warm starts, writes the report, and kee
   // a sweep of another method from the same warm starts pays only its online part
   const other = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--out', join(out, '..', 'variant'), '--warm-cache', join(out, 'warm-starts'), '--dry-run', ...small]);
   const fresh = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--out', join(out, '..', 'fresh'), '--dry-run', ...small]);
-  const seconds = (text: string) => Number(/d2po-online4-seed0\s+~(\d+) s/.exec(text)?.[1]);
+  const seconds = (text: string) => Number(/d2po-online4-seed0\s+~([\d.]+) s/.exec(text)?.[1]);
   assert.ok(seconds(other.stdout) < seconds(fresh.stdout), `cached initial set and warm policy are not paid again: ${seconds(other.stdout)} s < ${seconds(fresh.stdout)} s`);
   const again = await d2po(args);
   assert.equal(again.code, 0, again.stderr);
@@ -95,7 +96,7 @@ test("an offline method with online steps is evaluated on the online methods' gr
   }
 });
 
-test('estimates: shared work counts once, offline methods pay their whole set, and the schedule fills the slots', () => {
+test('estimates: shared work counts once, offline methods pay their whole set, and the schedule fills the slots', async () => {
   const base = { task: 't', model: 'm', out: 'o', autocast: false };
   const d2 = resolveConfig({ ...base, method: 'd2po', budget: { gold: 1900, initial: 1600, rounds: 6, steps: 60 } });
   const all = resolveConfig({ ...base, method: 'd2po', budget: { gold: 1900, initial: 1600, rounds: 6, steps: 60 }, discriminator: { trainOn: 'all' } });
@@ -104,6 +105,11 @@ test('estimates: shared work counts once, offline methods pay their whole set, a
   assert.ok(estimateRun(all, 64).online > estimateRun(replay, 64).online * 2, 'retraining on all gold costs more than replay');
   assert.equal(estimateRun(dpo, 64).online > 0, true, 'evaluations');
   assert.ok(estimateRun(dpo, 64).initialSet > estimateRun(d2, 64).initialSet, '1,900 offline pairs against 1,600');
+  // work scales with the size of the model doing it: the unit costs are policy-base's
+  assert.equal(macsPerToken(await readConfig('models/policy-base/config.json')), REFERENCE_MACS);
+  const small = estimateRun(d2, 64, UNIT_SECONDS, { policy: 0.25, disc: 0.5 });
+  assert.ok(Math.abs(small.warmPolicy - estimateRun(d2, 64).warmPolicy * 0.25) < 1e-9, 'the policy at a quarter of the size');
+  assert.ok(Math.abs(small.warmDiscriminator - estimateRun(d2, 64).warmDiscriminator * 0.5) < 1e-9, 'the reward model at half');
   assert.equal(scheduleWall([10, 10, 10, 10], 2), 20);
   assert.equal(scheduleWall([30, 10, 10, 10], 2), 30);
 });

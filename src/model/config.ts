@@ -285,3 +285,17 @@ export function hiddenSize(cfg: ModelConfig): number {
   if (cfg.model_type === 'gpt2') return cfg.n_embd;
   return cfg.model_type === 'opt' ? cfg.word_embed_proj_dim : cfg.hidden_size;
 }
+
+/**
+ * Weight multiply-adds per token: the attention and MLP projections of every layer and the
+ * output layer. What a forward pass costs, to scale time estimates from one model to another.
+ */
+export function macsPerToken(cfg: ModelConfig): number {
+  const out = cfg.vocab_size * hiddenSize(cfg);
+  if (cfg.model_type === 'gpt2') return cfg.n_layer * (4 * cfg.n_embd ** 2 + 2 * cfg.n_embd * (cfg.n_inner ?? 4 * cfg.n_embd)) + out;
+  if (cfg.model_type === 'opt') return cfg.num_hidden_layers * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.ffn_dim) + out;
+  if (cfg.model_type === 'gpt_neox') return cfg.num_hidden_layers * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * cfg.intermediate_size) + out;
+  // grouped-query attention: keys and values have num_key_value_heads heads; SwiGLU: three MLP matrices
+  const kv = cfg.num_key_value_heads * cfg.head_dim;
+  return cfg.num_hidden_layers * (2 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size * kv + 3 * cfg.hidden_size * cfg.intermediate_size) + out;
+}

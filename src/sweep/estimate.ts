@@ -19,6 +19,9 @@ export const UNIT_SECONDS = {
   discPair: 0.06,
 };
 
+/** macsPerToken of the model the unit costs were measured on (policy-base: 4 layers of 256, vocabulary 4,096). */
+export const REFERENCE_MACS = 4 * (4 * 256 ** 2 + 2 * 256 * 1024) + 4096 * 256;
+
 /** Share of gold labels that are not ties (ties train nothing); Word Collector's measured 0.47-0.65. */
 const DECIDED = 0.5;
 
@@ -36,8 +39,13 @@ export function total(e: RunEstimate): number {
   return e.initialSet + e.warmPolicy + e.warmDiscriminator + e.online;
 }
 
-/** What a run will cost by its config: work counted in units, times UNIT_SECONDS. */
-export function estimateRun(c: RunConfig, maxNewTokens: number, u = UNIT_SECONDS): RunEstimate {
+/**
+ * What a run will cost by its config: work counted in units, times UNIT_SECONDS, each scaled by
+ * the size of the model doing it (`size`: macsPerToken over REFERENCE_MACS, for the policy and
+ * the discriminator's backbone).
+ */
+export function estimateRun(c: RunConfig, maxNewTokens: number, units = UNIT_SECONDS, size = { policy: 1, disc: 1 }): RunEstimate {
+  const u = { sample: units.sample * size.policy, policyPair: units.policyPair * size.policy, score: units.score * size.disc, discPair: units.discPair * size.disc };
   const plan = planBudget(c);
   const tok = maxNewTokens / 64;
   const sample = (n: number) => n * u.sample * tok;
@@ -45,7 +53,7 @@ export function estimateRun(c: RunConfig, maxNewTokens: number, u = UNIT_SECONDS
   // an epinet's heads share one backbone pass
   const rmMembers = disc.kind === 'rm' || disc.kind === 'rm-epinet' ? 1 : disc.kind === 'rm-ensemble' ? disc.ensembleSize : 0;
   // a DPO discriminator trains like the policy; bow and self cost next to nothing
-  const discPair = rmMembers ? rmMembers * u.discPair : disc.kind === 'dpo' ? u.policyPair : 0;
+  const discPair = rmMembers ? rmMembers * u.discPair : disc.kind === 'dpo' ? units.policyPair * size.disc : 0;
   const scorePer = rmMembers ? rmMembers * u.score : disc.kind === 'dpo' || disc.kind === 'self' ? 2 * u.score : 0;
   const decided = plan.initial * DECIDED * (1 - c.init.holdout);
   const heldOut = plan.initial * DECIDED * c.init.holdout;

@@ -94,6 +94,8 @@ export async function executeJobs(
 }
 
 export function fmtSeconds(s: number): string {
+  // small models' runs take seconds: two significant digits, so that estimates still compare
+  if (s < 10) return `${Number(s.toPrecision(2))} s`;
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;

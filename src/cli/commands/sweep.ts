@@ -17,7 +17,8 @@ import { INITIAL_CHUNK } from '../../d2po/initial-set.js';
 import { WarmCache, modelFingerprint } from '../../d2po/warm-cache.js';
 import { warmKey, warmStartPlan } from '../../d2po/warm-start.js';
 import { resolveMaxNewTokens } from '../../d2po/response-length.js';
-import { estimateRun, scheduleWall, total, UNIT_SECONDS, type RunEstimate } from '../../sweep/estimate.js';
+import { macsPerToken, readConfig } from '../../model/config.js';
+import { estimateRun, REFERENCE_MACS, scheduleWall, total, UNIT_SECONDS, type RunEstimate } from '../../sweep/estimate.js';
 import { executeJobs, fmtSeconds, type SweepJob } from '../../sweep/execute.js';
 
 const help = `usage: d2po sweep --task NAME [--methods a,b] [--seeds 0-4] [--initial-gold N]
@@ -155,6 +156,8 @@ export const sweep: Command = {
     const counted = new Set<string>();
     const fingerprints = new Map<string, string>();
     const fingerprint = (dir: string) => fingerprints.get(dir) ?? fingerprints.set(dir, modelFingerprint(dir)).get(dir)!;
+    const sizes = new Map<string, number>();
+    const sizeOf = async (dir: string) => sizes.get(dir) ?? sizes.set(dir, macsPerToken(await readConfig(join(dir, 'config.json'))) / REFERENCE_MACS).get(dir)!;
     const fresh = (kind: string, key: string | null) => {
       if (key === null || counted.has(key)) return false;
       counted.add(key);
@@ -184,7 +187,7 @@ export const sweep: Command = {
       args.splice(args.indexOf('--out'), 0, '--eval-every', String(every));
       c = { ...c, eval: { ...c.eval, every } };
       const maxNewTokens = (await resolveMaxNewTokens(c, task)).rollout.maxNewTokens;
-      const e = estimateRun(c, maxNewTokens);
+      const e = estimateRun(c, maxNewTokens, UNIT_SECONDS, { policy: await sizeOf(c.model), disc: await sizeOf(c.discriminator.model || c.model) });
       const wp = warmStartPlan(c, { model: fingerprint(c.model), disc: fingerprint(c.discriminator.model || c.model), maxNewTokens, initial: planBudget(c).initial });
       const chunks = wp.chunkKeys.filter((k) => fresh('initial-chunk', k)).length;
       planned.push({
