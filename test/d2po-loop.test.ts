@@ -11,6 +11,9 @@ import { runLoop } from '../src/d2po/loop.js';
 import { RunStore } from '../src/store/run-store.js';
 import { summarizeRun } from '../src/store/run-summary.js';
 import type { Method } from '../src/d2po/config.js';
+import { RandomDiscriminator } from '../src/d2po/random-discriminator.js';
+import { S } from '../src/d2po/components.js';
+import { hashSeed } from '../src/util/rng.js';
 import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
 
 const model = await tinyModelDir();
@@ -146,6 +149,31 @@ test('d2po with the bow discriminator runs end to end with exact gold accounting
   const ck = s.checkpoints();
   assert.equal(ck.at(-1)!.step, res.steps);
   assert.ok(existsSync(join(dir, ck.at(-1)!.path, 'discriminator', 'bow.safetensors')));
+  s.close();
+  rmSync(root, { recursive: true });
+});
+
+test('d2po with the random discriminator: silver labels are seeded coins, gold trains nothing but the policy, a fresh instance (a resume) scores the same', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'd2po-loop-'));
+  const dir = join(root, 'run');
+  const base = config('d2po', dir);
+  const c = resolveConfig({ ...base, discriminator: { ...base.discriminator, kind: 'random' } });
+  const res = await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+  assert.equal(res.goldUsed, 20);
+  const s = RunStore.open(dir);
+  assertLedgerExact(s, 20);
+  assert.equal(s.uses({ target: 'discriminator' }).length, 0, 'no label trains it');
+  assert.ok(s.uses({ target: 'policy', source: 'gold' }).length > 0, 'gold still trains the policy');
+  const online = [...s.pairsOfRound(1), ...s.pairsOfRound(2)];
+  const disc = new RandomDiscriminator(hashSeed(c.seed, S.disc));
+  for (const p of online) {
+    const [[a, b]] = disc.score({ promptIds: [p.promptIds, p.promptIds], responseIds: [p.aIds, p.bIds] });
+    assert.deepEqual([p.scoresA![0], p.scoresB![0]], [a, b], `pair ${p.id}: the same seeded scores when scored again`);
+  }
+  const scores = online.flatMap((p) => [p.scoresA![0], p.scoresB![0]]);
+  const distinct = new Set(online.flatMap((p) => [`${p.promptIds}|${p.aIds}`, `${p.promptIds}|${p.bIds}`])).size;
+  assert.equal(new Set(scores).size, distinct, 'one draw per distinct response');
+  assert.ok(scores.every((x) => x >= 0 && x < 1), 'uniform draws in [0, 1)');
   s.close();
   rmSync(root, { recursive: true });
 });

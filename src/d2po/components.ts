@@ -6,6 +6,7 @@ import type { Device } from '../tensor/index.js';
 import { PpoTrainer } from '../train/ppo.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { BowDiscriminator } from './bow-discriminator.js';
+import { RandomDiscriminator } from './random-discriminator.js';
 import type { BudgetPlan } from './budget.js';
 import { ConfigError, loraSpecOf, preferenceOptions, type RunConfig } from './config.js';
 import { DpoDiscriminator, RmDiscriminator, SelfDiscriminator, type Discriminator } from './discriminator.js';
@@ -106,6 +107,8 @@ async function discriminatorOf(c: RunConfig, policy: CausalLM, refLp: FrozenLogp
     }
     case 'bow':
       return new BowDiscriminator(vocabSize, { lr: d.bowLr, l2: d.l2, batchSize: d.batchSize });
+    case 'random':
+      return new RandomDiscriminator(hashSeed(c.seed, S.disc));
     case 'self':
       return new SelfDiscriminator(policy, refLp, c.policy.beta, d.batchSize * 2);
     case 'none':

@@ -106,7 +106,8 @@ export const runConfigSchema = z.strictObject({
   }),
   discriminator: z.strictObject({
     /** 'bow': a Bradley-Terry model on token presence, the floor a learned discriminator must beat */
-    kind: z.enum(['rm', 'rm-ensemble', 'rm-epinet', 'dpo', 'self', 'bow', 'none']),
+    /** 'random': a fair coin per pair, the control that knows nothing */
+    kind: z.enum(['rm', 'rm-ensemble', 'rm-epinet', 'dpo', 'self', 'bow', 'random', 'none']),
     /** backbone folder for rm kinds; '' = the policy base model */
     model: z.string(),
     /** learns from gold labels after each gold round */

@@ -12,7 +12,7 @@ import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParam
  * gold preferences. `score` gives one row per member (ensembles have several).
  */
 export interface Discriminator {
-  readonly kind: 'rm' | 'rm-ensemble' | 'rm-epinet' | 'dpo' | 'self' | 'bow';
+  readonly kind: 'rm' | 'rm-ensemble' | 'rm-epinet' | 'dpo' | 'self' | 'bow' | 'random';
   readonly members: number;
   /** it is the policy itself: the policy's updates (gold and silver) are its updates, and it stores nothing of its own */
   readonly sharesPolicyWeights: boolean;
