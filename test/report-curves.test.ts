@@ -130,8 +130,8 @@ test('sharedInitialGold: the smallest initial set among online runs; offline run
 
 test("labelsToReach: online gold to reach the same seed's OPO-gold final reward, and the ratio", () => {
   // initial 32; OPO-gold ends at 2.0 after 32 online labels
-  const opo = [curve('opo-gold', 0, [[0, 32, 1], [1, 48, 1.5], [2, 64, 2]]), curve('opo-gold', 1, [[0, 32, 1], [2, 64, 3]])];
-  const d2po = [curve('d2po', 0, [[0, 32, 1], [8, 40, 2.1], [16, 64, 2.5]]), curve('d2po', 1, [[0, 32, 1], [16, 64, 2.9]])];
+  const opo = [curve('opo-gold', 0, [[0, 32, 1], [1, 48, 1.5], [2, 64, 2]]), curve('opo-gold', 1, [[0, 32, 1], [2, 64, 3]]), curve('opo-gold', 2, [[0, 32, 1], [2, 64, 0.9]])];
+  const d2po = [curve('d2po', 0, [[0, 32, 1], [8, 40, 2.1], [16, 64, 2.5]]), curve('d2po', 1, [[0, 32, 1], [16, 64, 2.9]]), curve('d2po', 2, [[0, 32, 1], [16, 64, 1.2]])];
   const offline = curve('dpo', 0, [[0, 64, 5]], { budget: { gold: 64, initial: 'all', rounds: 0 } });
   const r = labelsToReach([...opo, ...d2po, offline], 'opo-gold');
   assert.deepEqual(
@@ -139,6 +139,7 @@ test("labelsToReach: online gold to reach the same seed's OPO-gold final reward,
     [
       ['d2po', 0, 8, 4],
       ['d2po', 1, null, null],
+      ['d2po', 2, 0, null], // OPO-gold ended below the warm start: met at once, no ratio
     ],
   );
 });

@@ -119,7 +119,8 @@ export function labelsToReach(runs: RunCurve[], reference: string): { label: str
       const target = last.metrics['eval/reward'];
       const needed = onlineGoldToReach(r, target);
       const refGold = last.goldUsed - o.goldInitial;
-      return { label: r.label, seed: r.seed, target, needed, ratio: needed === null ? null : refGold / Math.max(1, needed) };
+      // reached with no online gold: OPO-gold ended no higher than the shared warm start, and a ratio means nothing
+      return { label: r.label, seed: r.seed, target, needed, ratio: needed === null || needed === 0 ? null : refGold / needed };
     });
 }
 

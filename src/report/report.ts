@@ -105,13 +105,13 @@ export async function writeReport(allRuns: RunCurve[], outDir: string): Promise<
     const rows = [...new Set(reach.map((x) => x.label))].map((label) => {
       const mine = reach.filter((x) => x.label === label);
       const ratios = mine.map((x) => x.ratio).filter((v): v is number => v !== null);
-      const perSeed = mine.map((x) => `${x.seed}: ${x.needed === null ? 'not reached' : x.needed} (${x.target.toFixed(2)})`).join(', ');
+      const perSeed = mine.map((x) => `${x.seed}: ${x.needed === null ? 'not reached' : x.needed === 0 ? '0, at the warm start' : x.needed} (${x.target.toFixed(2)})`).join(', ');
       return [label, `${ratios.length} of ${mine.length}`, ratios.length ? fmtStat(stat(ratios)) : '-', perSeed];
     });
     sections.push({
       title: "Online gold to reach OPO-gold's final reward",
       table: { head: ['method', 'seeds that reach it', "OPO-gold's online gold / this method's (mean ± sd over those seeds)", 'per seed: online gold needed (target reward)'], rows },
-      note: "Each seed's target is the final dev reward of OPO-gold's run of the same seed; a method reaches it at its first evaluation at or above it. A ratio of 3 means a third of OPO-gold's online labels.",
+      note: "Each seed's target is the final dev reward of OPO-gold's run of the same seed; a method reaches it at its first evaluation at or above it. A ratio of 3 means a third of OPO-gold's online labels. A seed met at the warm start (OPO-gold ended no higher than it began) has no ratio.",
     });
   }
 
