@@ -97,6 +97,9 @@ test('labelVariants names runs of one method by the varying fields where they de
     runs.map((r) => r.label),
     ['d2po', 'd2po', 'd2po pooling=sum', 'd2po pooling=sum model=cd-small', 'opo-gold', 'opo-gold'],
   );
+  // the same model folder reached by two paths (two checkouts of the project) is not a variant
+  const moved = labelVariants([curve('d2po', 0, [], { model: '/a/models/math-base' }), curve('d2po', 1, [], { model: '/b/models/math-base' })]);
+  assert.deepEqual(moved.map((r) => r.label), ['d2po', 'd2po']);
   // a run the caller named keeps its name and is left out of the comparison of the others
   const named = labelVariants([{ ...curve('d2po', 0, [], disc('sum', '')), label: 'sum RM' }, curve('d2po', 0, [], disc('last', ''))]);
   assert.deepEqual(named.map((r) => r.label), ['sum RM', 'd2po']);

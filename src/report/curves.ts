@@ -134,6 +134,12 @@ function leaves(x: unknown, prefix = '', out = new Map<string, string>()): Map<s
   return out;
 }
 
+/** What a label shows of a field's value: a path by its last part (a model by its folder's name). */
+function shown(v: string | undefined): string {
+  if (v === undefined) return 'undefined';
+  return v.startsWith('"') ? (JSON.parse(v) as string).split('/').pop() || "''" : v;
+}
+
 /**
  * Names variants of one method apart: among the fields that vary between runs of the same method
  * (seed, folder and the like aside), each run is labelled with those where it departs from the
@@ -146,16 +152,14 @@ export function labelVariants(runs: RunCurve[]): RunCurve[] {
   for (const method of new Set(runs.map((r) => r.method))) {
     // a run named by the caller (label already set) keeps its name
     const idx = runs.map((r, i) => (r.method === method && r.label === method ? i : -1)).filter((i) => i >= 0);
+    // a field varies only where what a label shows of it varies: the same model folder reached
+    // by two paths (two checkouts) is one model, not two variants
     const keys = [...new Set(idx.flatMap((i) => [...flat[i].keys()]))].filter(
-      (k) => !NOT_VARIANT.has(k) && !k.split('.').some(isSecretField) && new Set(idx.map((i) => flat[i].get(k))).size > 1,
+      (k) => !NOT_VARIANT.has(k) && !k.split('.').some(isSecretField) && new Set(idx.map((i) => shown(flat[i].get(k)))).size > 1,
     );
     const preset = isMethod(method) ? leaves(presetConfig(method)) : new Map<string, string>();
     for (const i of idx) {
-      const parts = keys.filter((k) => flat[i].get(k) !== preset.get(k)).map((k) => {
-        const v = flat[i].get(k) ?? 'undefined';
-        const text = v.startsWith('"') ? (JSON.parse(v) as string).split('/').pop() || "''" : v;
-        return `${k.split('.').pop()}=${text}`;
-      });
+      const parts = keys.filter((k) => shown(flat[i].get(k)) !== shown(preset.get(k))).map((k) => `${k.split('.').pop()}=${shown(flat[i].get(k))}`);
       if (parts.length) labels[i] = `${method} ${parts.join(' ')}`;
     }
   }
