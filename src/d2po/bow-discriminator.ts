@@ -32,7 +32,6 @@ export class BowDiscriminator implements Discriminator {
   readonly kind = 'bow';
   readonly members = 1;
   readonly sharesPolicyWeights = false;
-  readonly trainsOnGold = true;
   private w: Float32Array;
   private m: Float32Array;
   private v: Float32Array;

@@ -5,6 +5,14 @@ import { MAX_SEED } from '../util/rng.js';
 import type { LoraSpec } from '../model/index.js';
 import type { PreferenceOptions } from './preference-trainer.js';
 
+const DISCRIMINATOR_KINDS = ['rm', 'rm-ensemble', 'rm-epinet', 'dpo', 'self', 'bow', 'random', 'none'] as const;
+export type DiscriminatorKind = (typeof DISCRIMINATOR_KINDS)[number];
+
+/** Whether gold trains a discriminator of this kind's own weights (its warm start and its gold rounds). */
+export function trainsOnGold(kind: DiscriminatorKind): boolean {
+  return kind !== 'self' && kind !== 'random' && kind !== 'none';
+}
+
 /** The eight rows of the paper's Table 1, by name. */
 export const METHODS = [
   'dpo',
@@ -107,7 +115,7 @@ export const runConfigSchema = z.strictObject({
   discriminator: z.strictObject({
     /** 'bow': a Bradley-Terry model on token presence, the floor a learned discriminator must beat */
     /** 'random': a fair coin per pair, the control that knows nothing */
-    kind: z.enum(['rm', 'rm-ensemble', 'rm-epinet', 'dpo', 'self', 'bow', 'random', 'none']),
+    kind: z.enum(DISCRIMINATOR_KINDS),
     /** backbone folder for rm kinds; '' = the policy base model */
     model: z.string(),
     /** learns from gold labels after each gold round */

@@ -6,18 +6,17 @@ import { btLoss, davidsonLoss } from '../train/losses.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { PreferenceTrainer, implicitRewards, type FrozenLogprobs, type PrefExample } from './preference-trainer.js';
 import { loadOptimizer, loadParameters, restoreTrained, saveOptimizer, saveParameters, saveTrained } from './optimizer-state.js';
+import type { DiscriminatorKind } from './config.js';
 
 /**
  * Scores responses for silver labelling and gold selection (R in Algorithm 1) and learns from
  * gold preferences. `score` gives one row per member (ensembles have several).
  */
 export interface Discriminator {
-  readonly kind: 'rm' | 'rm-ensemble' | 'rm-epinet' | 'dpo' | 'self' | 'bow' | 'random';
+  readonly kind: Exclude<DiscriminatorKind, 'none'>;
   readonly members: number;
   /** it is the policy itself: the policy's updates (gold and silver) are its updates, and it stores nothing of its own */
   readonly sharesPolicyWeights: boolean;
-  /** gold trains its own weights (warm start and gold rounds) */
-  readonly trainsOnGold: boolean;
   score(batch: PairBatch): number[][];
   /** trains on gold preferences; returns the mean loss */
   train(ex: PrefExample[], epochs: number, seed: number): number;
@@ -37,7 +36,6 @@ export function chunks<T>(xs: T[], n: number): T[][] {
 export class RmDiscriminator implements Discriminator {
   readonly kind: 'rm' | 'rm-ensemble';
   readonly sharesPolicyWeights = false;
-  readonly trainsOnGold = true;
   private readonly optimizers: AdamW[];
 
   constructor(
@@ -145,7 +143,6 @@ export class DpoDiscriminator implements Discriminator {
   readonly kind = 'dpo';
   readonly members = 1;
   readonly sharesPolicyWeights = false;
-  readonly trainsOnGold = true;
   readonly trainer: PreferenceTrainer;
 
   constructor(
@@ -187,7 +184,6 @@ export class SelfDiscriminator implements Discriminator {
   readonly kind = 'self';
   readonly members = 1;
   readonly sharesPolicyWeights = true;
-  readonly trainsOnGold = false;
   constructor(
     readonly policy: CausalLM,
     readonly ref: FrozenLogprobs,

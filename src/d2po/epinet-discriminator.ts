@@ -20,7 +20,6 @@ const KEEP = 0.5;
 export class EpinetDiscriminator implements Discriminator {
   readonly kind = 'rm-epinet';
   readonly sharesPolicyWeights = false;
-  readonly trainsOnGold = true;
   private readonly optimizer: AdamW;
 
   constructor(

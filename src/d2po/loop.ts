@@ -8,7 +8,7 @@ import { isOpen, RunStore, type PairRecord } from '../store/run-store.js';
 import type { ProgressListener } from '../util/progress-events.js';
 import { Rng, hashSeed } from '../util/rng.js';
 import { processAlive, processStartTime } from '../util/process-alive.js';
-import { preferenceOptions, validateConfig, type RunConfig } from './config.js';
+import { preferenceOptions, trainsOnGold, validateConfig, type RunConfig } from './config.js';
 import { resolveMaxNewTokens } from './response-length.js';
 import { describeSkipped, newestValidCheckpoint, type ResumePoint } from './resume-point.js';
 import { planBudget, roundOfStep, type BudgetPlan } from './budget.js';
@@ -401,7 +401,7 @@ class Run {
       'time/gold': (t1 - p.t0) / 1000,
       ...(c.budget.maxSilverAhead > 0 && { 'gold/waited': waited, 'gold/steps_ahead': this.step - p.step }),
     };
-    if (this.disc?.trainsOnGold && c.discriminator.online) {
+    if (this.disc && trainsOnGold(this.disc.kind) && c.discriminator.online) {
       const goldForDisc = this.discriminatorGold(r, gold);
       const train = examplesOf(goldForDisc, { ties: c.discriminator.ties === 'davidson' });
       const disc = this.disc;

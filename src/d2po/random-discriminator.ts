@@ -13,7 +13,6 @@ export class RandomDiscriminator implements Discriminator {
   readonly kind = 'random';
   readonly members = 1;
   readonly sharesPolicyWeights = false;
-  readonly trainsOnGold = false;
 
   constructor(readonly seed: number) {}
 

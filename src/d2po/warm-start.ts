@@ -7,7 +7,7 @@ import type { CausalLM } from '../model/index.js';
 import { isOpen, type GoldAnswer, type PairRecord, type RunStore } from '../store/run-store.js';
 import { redactSecrets } from '../util/secrets.js';
 import { Rng, hashSeed } from '../util/rng.js';
-import { loraSpecOf, preferenceOptions, type RunConfig } from './config.js';
+import { loraSpecOf, preferenceOptions, trainsOnGold, type RunConfig } from './config.js';
 import type { Discriminator } from './discriminator.js';
 import { buyGold, roundSelection, type GoldExample } from './gold-round.js';
 import { INITIAL_CHUNK, chunksFor, sampleInitialChunk } from './initial-set.js';
@@ -84,7 +84,7 @@ export function warmStartPlan(c: RunConfig, f: { model: string; disc: string; ma
   const lora = loraSpecOf(c);
   const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ties, frozenBackbone, priorScale, ...rest } = c.discriminator;
   const d = { ...rest, ...(ties !== 'ignore' && { ties }), ...(frozenBackbone && { frozenBackbone }), ...(rest.kind === 'rm-epinet' && { priorScale }) };
-  const hasDisc = d.kind !== 'none' && d.kind !== 'self' && d.kind !== 'random' && c.init.discriminatorEpochs > 0;
+  const hasDisc = trainsOnGold(d.kind) && c.init.discriminatorEpochs > 0;
   // what is trained and stored with adapters is the adapter: their settings are part of the key
   const discriminator = hasDisc
     ? { set: setKey, disc: { ...d, backbone: f.disc, ...(c.lora.discriminator && lora ? { lora } : {}) }, ...s, maxEpochs: c.init.discriminatorEpochs }
