@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
-import { estimateRun, REFERENCE_MACS, scheduleWall, UNIT_SECONDS } from '../src/sweep/estimate.js';
+import { contention, estimateRun, REFERENCE_MACS, scheduleWall, UNIT_SECONDS } from '../src/sweep/estimate.js';
 import { macsPerToken, readConfig } from '../src/model/config.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { d2po } from './cli.js';
@@ -17,11 +17,26 @@ const small = ['--set', 'eval.prompts=2', '--set', 'eval.accuracyPairs=2', '--se
 
 test('sweep --dry-run prints every method x seed x budget with an estimate, and runs nothing', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'd2po-sweep-')), 's');
-  const r = await d2po(['sweep', ...common, '--online-gold', '4,8', '--methods', 'd2po,dpo', '--out', out, '--dry-run', ...small]);
+  const r = await d2po(['sweep', ...common, '--online-gold', '4,8', '--methods', 'd2po,dpo', '--load', '0', '--out', out, '--dry-run', ...small]);
   assert.equal(r.code, 0, r.stderr);
   for (const name of ['d2po-online4-seed0', 'd2po-online8-seed1', 'dpo-online4-seed0', 'dpo-online8-seed1']) assert.match(r.stdout, new RegExp(`${name}\\s+~[\\d.]+ s`));
   assert.match(r.stdout, /estimated wall time: [\d.]+ (s|min) for 8 runs, 2 at a time/);
   assert.ok(!existsSync(out), 'a dry run writes nothing');
+});
+
+test('sweep --dry-run stretches its estimates by the load beside it, and says so', async () => {
+  const plan = (load: string) => d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '1', '--threads', '1', '--load', load, '--out', join(tmpdir(), 'd2po-sweep-load'), '--dry-run', ...small]);
+  const idle = await plan('0');
+  const cpus = availableParallelism();
+  const busy = await plan(String(3 * cpus - 1));
+  assert.equal(busy.code, 0, busy.stderr);
+  const seconds = (text: string) => Number(/d2po-online4-seed0\s+~([\d.]+) s/.exec(text)?.[1]);
+  const expected = contention(3 * cpus - 1, cpus, 1);
+  assert.equal(expected, 3);
+  assert.ok(Math.abs(seconds(busy.stdout) / seconds(idle.stdout) / expected - 1) < 0.1, `${seconds(busy.stdout)} s against ${seconds(idle.stdout)} s idle`);
+  assert.match(busy.stdout, new RegExp(`times 3\\.00 for sharing the cores: load ${3 * cpus - 1}\\.0 beside this sweep's 1 thread\\(s\\) on ${cpus} CPUs`));
+  if (cpus > 1) assert.doesNotMatch(idle.stdout, /sharing the cores/, 'a free core costs nothing extra');
+  assert.match((await plan('lots')).stderr, /--load: expected a number >= 0, got 'lots'/);
 });
 
 test('sweep refuses flags it sets per run and bad lists, naming them', async () => {
@@ -60,8 +75,8 @@ test('a sweep runs every job from shared warm starts, writes the report, and kee
   const plan = await d2po([...args, '--dry-run']);
   assert.match(plan.stdout, /estimated wall time: 0 s for 4 runs/, 'finished runs cost nothing more');
   // a sweep of another method from the same warm starts pays only its online part
-  const other = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--out', join(out, '..', 'variant'), '--warm-cache', join(out, 'warm-starts'), '--dry-run', ...small]);
-  const fresh = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--out', join(out, '..', 'fresh'), '--dry-run', ...small]);
+  const other = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--load', '0', '--out', join(out, '..', 'variant'), '--warm-cache', join(out, 'warm-starts'), '--dry-run', ...small]);
+  const fresh = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--load', '0', '--out', join(out, '..', 'fresh'), '--dry-run', ...small]);
   const seconds = (text: string) => Number(/d2po-online4-seed0\s+~([\d.]+) s/.exec(text)?.[1]);
   assert.ok(seconds(other.stdout) < seconds(fresh.stdout), `cached initial set and warm policy are not paid again: ${seconds(other.stdout)} s < ${seconds(fresh.stdout)} s`);
   const again = await d2po(args);
@@ -112,4 +127,7 @@ test('estimates: shared work counts once, offline methods pay their whole set, a
   assert.ok(Math.abs(small.warmDiscriminator - estimateRun(d2, 64).warmDiscriminator * 0.5) < 1e-9, 'the reward model at half');
   assert.equal(scheduleWall([10, 10, 10, 10], 2), 20);
   assert.equal(scheduleWall([30, 10, 10, 10], 2), 30);
+  assert.equal(contention(0, 2, 2), 1, 'a thread per core is what the unit costs measured');
+  assert.equal(contention(1, 2, 2), 1.5);
+  assert.equal(contention(-1, 4, 1), 1, 'no load below nothing');
 });

@@ -82,6 +82,15 @@ export function estimateRun(c: RunConfig, maxNewTokens: number, units = UNIT_SEC
 }
 
 /**
+ * How much slower runs go than the unit costs when the machine is shared: the unit costs hold
+ * while every thread has a core to itself; `otherLoad` busy cores of other work plus this
+ * sweep's `threads` running threads stretch each run by what the cores cannot give.
+ */
+export function contention(otherLoad: number, cores: number, threads: number): number {
+  return Math.max(1, (Math.max(0, otherLoad) + threads) / Math.max(1, cores));
+}
+
+/**
  * Wall time of jobs run `slots` at a time, in order, each starting when a slot frees (list
  * scheduling, as the sweep runs them).
  */

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError, splitFlags, type Command } from '../command.js';
@@ -18,7 +18,7 @@ import { WarmCache, modelFingerprint } from '../../d2po/warm-cache.js';
 import { warmKey, warmStartPlan } from '../../d2po/warm-start.js';
 import { resolveMaxNewTokens } from '../../d2po/response-length.js';
 import { macsPerToken, readConfig } from '../../model/config.js';
-import { estimateRun, REFERENCE_MACS, scheduleWall, total, UNIT_SECONDS, type RunEstimate } from '../../sweep/estimate.js';
+import { contention, estimateRun, REFERENCE_MACS, scheduleWall, total, UNIT_SECONDS, type RunEstimate } from '../../sweep/estimate.js';
 import { executeJobs, fmtSeconds, type SweepJob } from '../../sweep/execute.js';
 
 const help = `usage: d2po sweep --task NAME [--methods a,b] [--seeds 0-4] [--initial-gold N]
@@ -53,12 +53,16 @@ options:
   --out DIR            sweep folder: runs, logs/, warm-starts/, report (default sweeps/<task>)
   --warm-cache DIR     share warm starts with another sweep (a variant of one method, say)
                        instead of OUT/warm-starts
+  --load L             other work on this machine to plan around, in busy cores (default: the
+                       1-minute load average when the sweep starts); the estimates stretch by
+                       (L + jobs x threads) / CPUs when that is above 1, until the sweep's own
+                       finished runs say how long runs take
   --dry-run            print the plan and its estimated time, run nothing
 
 Any other flag goes to every \`d2po run\` (--task, --model, --batch-size, --set PATH=VALUE, ...).`;
 
 /** Flags of the sweep itself (value-taking unless listed as boolean). */
-const OWN = new Set(['methods', 'seeds', 'initial-gold', 'online-gold', 'rounds', 'steps', 'eval-every', 'jobs', 'out', 'warm-cache', 'dry-run']);
+const OWN = new Set(['methods', 'seeds', 'initial-gold', 'online-gold', 'rounds', 'steps', 'eval-every', 'jobs', 'out', 'warm-cache', 'load', 'dry-run']);
 const BOOLEAN = new Set(['dry-run']);
 /** `d2po run` flags the sweep sets per job. */
 const RESERVED = new Set(['method', 'seed', 'gold-budget', 'resume', 'force', 'print-config', 'json', 'no-progress']);
@@ -83,6 +87,12 @@ function nonNegative(flag: string, raw: string | true | undefined, dflt: number)
   return n;
 }
 
+function nonNegativeReal(flag: string, raw: string | true | undefined): number {
+  const n = Number(raw);
+  if (raw === true || raw === undefined || raw.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${flag}: expected a number >= 0, got '${raw}'`);
+  return n;
+}
+
 /** Offline methods put their whole budget in the initial set (their preset's initial = 'all'). */
 const offline = (m: Method) => presetConfig(m).budget.initial === 'all';
 
@@ -102,14 +112,14 @@ function progressOf(dir: string): { status: string | null; step: number; steps: 
 /**
  * What is left of each job: nothing of a finished run, the online part not yet stepped of a cut
  * one (its warm start is done), all of a new one; scaled by how long this sweep's finished runs
- * took against their estimates.
+ * took against their estimates, or by the machine's contention `busy` before any has finished.
  */
-function remaining(jobs: { dir: string; parts: RunEstimate }[]): { seconds: number[]; factor: number; finished: number } {
+function remaining(jobs: { dir: string; parts: RunEstimate }[], busy: number): { seconds: number[]; factor: number; finished: number } {
   const progress = jobs.map((j) => progressOf(j.dir));
   const done = jobs.filter((_, i) => progress[i].status === 'done');
   const actual = progress.filter((p) => p.status === 'done').reduce((a, p) => a + p.seconds, 0);
   const estimated = done.reduce((a, j) => a + total(j.parts), 0);
-  const factor = done.length && estimated > 0 ? actual / estimated : 1;
+  const factor = done.length && estimated > 0 ? actual / estimated : busy;
   const seconds = jobs.map((j, i) => {
     const p = progress[i];
     if (p.status === 'done') return 0;
@@ -202,13 +212,20 @@ export const sweep: Command = {
         },
       });
     }
-    const left = remaining(planned);
+    const load = own.has('load') ? nonNegativeReal('load', own.get('load')) : loadavg()[0];
+    const busy = contention(load, cpus, slots * threads);
+    const left = remaining(planned, busy);
     const jobs: SweepJob[] = planned.map((j, i) => ({ name: j.name, dir: j.dir, args: j.args, estimate: left.seconds[i] }));
     const wall = scheduleWall(jobs.map((j) => j.estimate), slots);
     console.log(`sweep: ${methods.join(', ')} x seeds ${seeds.join(',')} x online gold ${budgets.join(',')} from ${initial} shared initial labels (chunks of ${INITIAL_CHUNK}) -> ${out}`);
     for (const j of jobs) console.log(`  ${j.name.padEnd(34)} ~${fmtSeconds(j.estimate)}`);
     const units = `unit costs of this machine: ${Object.entries(UNIT_SECONDS).map(([k, v]) => `${k} ${v} s`).join(', ')}`;
-    const basis = left.finished ? `${units}, scaled by ${left.factor.toFixed(2)} from the ${left.finished} finished runs, which cost nothing more` : units;
+    const shared = `load ${load.toFixed(1)} beside this sweep's ${slots * threads} thread(s) on ${cpus} CPUs`;
+    const basis = left.finished
+      ? `${units}, scaled by ${left.factor.toFixed(2)} from the ${left.finished} finished runs, which cost nothing more`
+      : busy > 1
+        ? `${units}, times ${busy.toFixed(2)} for sharing the cores: ${shared}`
+        : units;
     console.log(`estimated wall time: ${fmtSeconds(wall)} for ${jobs.length} runs, ${slots} at a time, ${threads} thread(s) each (${basis})`);
     if (own.has('dry-run')) return 0;
 
