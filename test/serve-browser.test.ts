@@ -11,12 +11,15 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const INJECTED = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
 
 const text = (page: Page, sel: string) => page.$eval(sel, (e) => e.textContent ?? '');
+// Long enough that a loaded machine still shows the held label after the delayed next pair
+// arrives (600 ms was not, on a 2-core CI run); the undone-label check waits past it.
+const UNDO_MS = 2000;
 
 test('label page: keyboard labels with undo, progress moves, model text stays text; dashboard shows it too', async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (bash scripts/setup-debian.sh), or set CHROMIUM`);
   const pairs = wordPairs(3);
   pairs[0] = { prompt: 'prompt 0', a: INJECTED, b: 'a plain answer' };
-  const run = await servedRun(pairs, ['alice'], { undoMs: 600 });
+  const run = await servedRun(pairs, ['alice'], { undoMs: UNDO_MS });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] }); // tests run as root in CI
   try {
     const page = await browser.newPage();
@@ -47,7 +50,7 @@ test('label page: keyboard labels with undo, progress moves, model text stays te
     assert.equal(await page.isVisible('#pending'), true);
     await page.keyboard.press('u');
     await page.waitForFunction(() => document.getElementById('prompt')!.textContent === 'prompt 0');
-    await new Promise((r) => setTimeout(r, 900));
+    await new Promise((r) => setTimeout(r, UNDO_MS + 300));
     assert.equal(run.store.goldUsed(), 0, 'an undone label is not sent');
 
     // 2: the right-hand response is preferred, sent after the undo window
