@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunStore } from '../src/store/run-store.js';
@@ -79,9 +79,15 @@ test('a sweep runs every job from shared warm starts, writes the report, and kee
   const fresh = await d2po(['sweep', ...common, '--methods', 'd2po', '--jobs', '2', '--load', '0', '--out', join(out, '..', 'fresh'), '--dry-run', ...small]);
   const seconds = (text: string) => Number(/d2po-online4-seed0\s+~([\d.]+) s/.exec(text)?.[1]);
   assert.ok(seconds(other.stdout) < seconds(fresh.stdout), `cached initial set and warm policy are not paid again: ${seconds(other.stdout)} s < ${seconds(fresh.stdout)} s`);
+  // an empty run.db (as a database shell leaves behind when pointed at a wrong path) is named and
+  // left out; the report of the finished runs is still written
+  writeFileSync(join(out, 'logs', 'run.db'), '');
+  rmSync(join(out, 'report.md'));
   const again = await d2po(args);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /0 ran, 4 kept, 0 failed/);
+  assert.match(again.stderr, /left out of the report: .*logs.*run\.db/);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /opo-gold/);
 });
 
 test("a resumed run keeps the sweep's --threads, whatever its stored config says", async () => {

@@ -238,9 +238,17 @@ export const sweep: Command = {
       resumeArgs: ['--threads', String(threads)],
       onEvent: (line) => console.error(line),
     });
-    const runs = findRuns(out);
-    if (runs.length) {
-      const { markdown } = await writeReport(runs.map(readRunCurve), out);
+    // A folder here that is no run (an interrupted start, a stray file) costs a line, not the report.
+    const curves = findRuns(out).flatMap((dir) => {
+      try {
+        return [readRunCurve(dir)];
+      } catch (e) {
+        console.error(`sweep: left out of the report: ${(e as Error).message}`);
+        return [];
+      }
+    });
+    if (curves.length) {
+      const { markdown } = await writeReport(curves, out);
       await writeFileAtomic(join(out, 'report.md'), markdown + '\n');
     }
     const failed = outcomes.filter((o) => o.status === 'failed');
