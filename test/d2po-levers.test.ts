@@ -1,6 +1,7 @@
 // Discriminator levers: a ties-aware likelihood (discriminator.ties 'davidson') learns from gold
 // ties, in the warm start and in gold rounds, and the policy never sees a tie; a linear probe
-// (discriminator.frozenBackbone); soft silver labels (silver.soft). The defaults keep the
+// (discriminator.frozenBackbone); a reward model started from the warm policy
+// (discriminator.startFrom); soft silver labels (silver.soft). The defaults keep the
 // warm-start cache keys made before them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import { runLoop } from '../src/d2po/loop.js';
 import { RunStore } from '../src/store/run-store.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { warmStartPlan } from '../src/d2po/warm-start.js';
+import { readSafetensors } from '../src/model/index.js';
+import type { Tensor } from '../src/tensor/index.js';
 import { tinyModelDir, tinyRunConfig, toyTaskFile } from './d2po-fixture.js';
 
 const model = await tinyModelDir();
@@ -103,4 +106,36 @@ test("selection.goldPair 'uncertain': with k = 3 each prompt offers gold its lea
     s.close();
   }
   assert.throws(() => resolveConfig({ method: 'd2po', task: taskFile, model, out: '-', selection: { goldPair: 'uncertain' } }), /selection\.goldPair/);
+});
+
+test("discriminator.startFrom 'warm-policy': the reward model's backbone is the warm policy's, not the base model's", async () => {
+  const backboneAfterWarmStart = async (startFrom: 'base' | 'warm-policy') => {
+    const dir = mkdtempSync(join(tmpdir(), `d2po-start-${startFrom}-`));
+    // no discriminator training at all, so its backbone is exactly where it started
+    const c = tinyRunConfig('d2po', dir, model, taskFile, { init: { policyEpochs: 1, discriminatorEpochs: 0, policyLr: 1e-2 }, discriminator: { epochs: 1, batchSize: 8, online: false, startFrom }, checkpoint: { every: 0 }, autocast: false });
+    await runLoop(c, { dir, task, gold: new RewardFunctionGold(task), progress: false });
+    const s = RunStore.open(dir, { readonly: true });
+    try {
+      const ck = join(dir, s.checkpoints()[0].path);
+      return { rm: await readSafetensors(join(ck, 'discriminator', 'rm-0.safetensors')), policy: await readSafetensors(join(ck, 'policy', 'model.safetensors')) };
+    } finally {
+      s.close();
+    }
+  };
+  const base = await readSafetensors(join(model, 'model.safetensors'));
+  const same = (a: Map<string, Tensor>, b: Map<string, Tensor>) => [...b.keys()].every((k) => a.has(k) && a.get(k)!.equal(b.get(k)!));
+  const warm = await backboneAfterWarmStart('warm-policy');
+  assert.ok(!same(warm.policy, base), 'the warm start moved the policy');
+  assert.ok(same(warm.rm, warm.policy), "every backbone tensor is the warm policy's");
+  const plain = await backboneAfterWarmStart('base');
+  assert.ok(same(plain.rm, base), "the default starts from the base model's weights");
+
+  const c = (extra: Record<string, unknown> = {}) => resolveConfig({ method: 'd2po', task: taskFile, model, out: '-', ...extra });
+  const disc = (cfg: ReturnType<typeof c>) => (warmStartPlan(cfg, { model: 'm', disc: 'm', maxNewTokens: 8, initial: 64 }).discriminator as { disc: object }).disc;
+  assert.ok(!('startFrom' in disc(c())), 'the default leaves warm-start keys as they were');
+  const fromPolicy = (lr: number) => disc(c({ discriminator: { startFrom: 'warm-policy' }, init: { policyLr: lr } }));
+  assert.notDeepEqual(fromPolicy(1e-4), fromPolicy(2e-4), "the reward model's warm start depends on the policy's");
+  assert.throws(() => c({ discriminator: { kind: 'dpo', startFrom: 'warm-policy' } }), /discriminator\.startFrom/);
+  assert.throws(() => c({ discriminator: { startFrom: 'warm-policy' }, init: { policyEpochs: 0 } }), /discriminator\.startFrom/);
+  assert.throws(() => c({ discriminator: { startFrom: 'warm-policy' }, lora: { r: 4, targets: ['c_attn'] } }), /lora\.r/);
 });

@@ -142,6 +142,11 @@ export const runConfigSchema = z.strictObject({
     ties: z.enum(['ignore', 'davidson']).default('ignore'),
     /** a reward model as a linear probe: its head trains on the backbone's features, the backbone stays as loaded */
     frozenBackbone: z.boolean().default(false),
+    /**
+     * where a reward model's backbone starts: the base model ('base'), or the warm-started policy
+     * ('warm-policy': its weights copied in after the policy's warm start, before the reward model's)
+     */
+    startFrom: z.enum(['base', 'warm-policy']).default('base'),
     /** rm-epinet: weight of each head's fixed random prior head (0: a plain multi-head ensemble) */
     priorScale: z.number().min(0).default(1),
     /** beta of the implicit reward of a dpo discriminator */
@@ -309,6 +314,15 @@ export function validateConfig(raw: unknown, source = 'config'): RunConfig {
   if (c.discriminator.frozenBackbone && !['rm', 'rm-ensemble', 'rm-epinet'].includes(c.discriminator.kind))
     bad('discriminator.frozenBackbone', `only a reward model has a head to probe with; discriminator.kind is '${c.discriminator.kind}'`);
   if (c.discriminator.frozenBackbone && c.lora.discriminator) bad('lora.discriminator', 'a frozen backbone takes no adapters (discriminator.frozenBackbone is on)');
+  if (c.discriminator.startFrom === 'warm-policy') {
+    const why = 'starts the reward model from the warm-started policy';
+    if (c.discriminator.kind !== 'rm' && c.discriminator.kind !== 'rm-ensemble')
+      bad('discriminator.startFrom', `'warm-policy' is a reward model's backbone (rm or rm-ensemble); discriminator.kind is '${c.discriminator.kind}'`);
+    if (!c.init.warmPolicy || c.init.policyEpochs === 0) bad('discriminator.startFrom', `'warm-policy' ${why}, but there is no policy warm start (init.warmPolicy, init.policyEpochs)`);
+    if (c.discriminator.model && c.discriminator.model !== c.model)
+      bad('discriminator.model', `'warm-policy' (discriminator.startFrom) ${why}; the backbone must be the policy's model, not '${c.discriminator.model}'`);
+    if (c.lora.r > 0) bad('lora.r', `discriminator.startFrom 'warm-policy' ${why}, whose warm start under LoRA is an adapter, not the whole weights`);
+  }
   if (ensemble && c.discriminator.ensembleSize < 2) bad('discriminator.ensembleSize', 'an ensemble needs at least 2 members');
   if (c.discriminator.kind === 'rm-epinet' && c.lora.discriminator) bad('lora.discriminator', "'rm-epinet' trains its heads on the whole backbone or a frozen one, not adapters");
   if (c.policy.loss !== 'smoothed' && c.policy.labelSmoothing !== 0)

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AdamW, noGrad, scope, tensor, type DType } from '../tensor/index.js';
+import { AdamW, noGrad, scope, tensor, weightsChanged, type DType } from '../tensor/index.js';
 import { attachNewAdapter, loadModel, type CausalLM, type LoraSpec, type PairBatch } from '../model/index.js';
 import { RewardModel, type Pooling } from '../train/reward-model.js';
 import { btLoss, davidsonLoss } from '../train/losses.js';
@@ -64,6 +64,21 @@ export class RmDiscriminator implements Discriminator {
       rms.push(new RewardModel(model, pooling, { seed: hashSeed(seed, 7919, m), frozenBackbone: opts.frozenBackbone }));
     }
     return new RmDiscriminator(rms, { lr: opts.lr, batchSize: opts.batchSize, ties: opts.ties, baseModel: backboneDir });
+  }
+
+  /** Every member's backbone takes `model`'s weights (same architecture and names); heads and optimizer state stay as they are. */
+  startFrom(model: CausalLM): void {
+    const source = new Map(model.namedParameters());
+    noGrad(() => {
+      for (const rm of this.rms) {
+        for (const [name, p] of rm.backbone.namedParameters()) {
+          const t = source.get(name);
+          if (!t) throw new Error(`discriminator.startFrom: the policy has no parameter '${name}' of the reward model's backbone`);
+          p.copy_(t);
+        }
+      }
+    });
+    weightsChanged();
   }
 
   get members(): number {

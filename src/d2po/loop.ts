@@ -17,7 +17,7 @@ import { buyGold, roundSelection, type GoldExample, type Replacement } from './g
 import { examplesOf, holdOut, initialSet, warmDiscriminator, warmPolicy, warmStartPlan } from './warm-start.js';
 import { WarmCache, contentKey, modelFingerprint } from './warm-cache.js';
 import { S, buildComponents, checkpointFiles, type RunComponents } from './components.js';
-import type { Discriminator } from './discriminator.js';
+import { RmDiscriminator, type Discriminator } from './discriminator.js';
 import type { PrefExample } from './preference-trainer.js';
 import { rollouts, type Rollout } from './rollout.js';
 import { evaluate, agreement } from './evaluate.js';
@@ -209,7 +209,8 @@ class Run {
       const s = { holdout: c.init.holdout, autocast: c.autocast, seed: this.seed };
       const inputs = { cache: withdrawn.length ? null : this.cache, train, heldOut, ac: this.ac.bind(this), finite: this.finite.bind(this) };
       if (c.init.warmPolicy || (this.disc && c.init.discriminatorEpochs > 0)) await this.evaluate(true);
-      if (this.disc && wp.discriminator) {
+      const warmDisc = async () => {
+        if (!this.disc || !wp.discriminator) return;
         // a ties-aware reward model also learns from the initial ties (held out in the same share)
         const t1 = Date.now();
         this.note(`warm start: the discriminator, up to ${c.init.discriminatorEpochs} epochs on ${train.length} pairs`);
@@ -225,8 +226,9 @@ class Run {
         this.recordGoldUses([...split.train, ...ties], 'discriminator', 0, w.metrics['warm/disc_epochs']);
         store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/disc_reused': w.reused ? 1 : 0, ...(ties.length && { 'warm/disc_ties': ties.length }) });
         parts.discriminator = w.key;
-      }
-      if (wp.policy) {
+      };
+      const warmPol = async () => {
+        if (!wp.policy) return;
         const t1 = Date.now();
         this.note(`warm start: the policy, up to ${c.init.policyEpochs} DPO epochs on ${train.length} pairs`);
         const w = await warmPolicy({
@@ -243,6 +245,16 @@ class Run {
         this.recordGoldUses(split.train, 'policy', 0, w.metrics['warm/policy_epochs']);
         store.logMetrics(0, store.goldUsed(), { ...w.metrics, 'warm/policy_reused': w.reused ? 1 : 0 });
         parts.policy = w.key;
+      };
+      if (c.discriminator.startFrom === 'warm-policy') {
+        // the reward model starts from the warm policy: that warm start comes first
+        await warmPol();
+        if (!(this.disc instanceof RmDiscriminator)) throw new Error(`discriminator.startFrom 'warm-policy' needs a reward model, not '${this.disc?.kind ?? 'none'}'`);
+        this.disc.startFrom(this.parts.policy);
+        await warmDisc();
+      } else {
+        await warmDisc();
+        await warmPol();
       }
       store.setMeta('warm_start', contentKey(parts));
       store.setMeta('warm_start_parts', parts);

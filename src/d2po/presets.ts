@@ -48,6 +48,7 @@ export const BASE_DEFAULTS: Omit<RunConfig, 'method'> = {
     replaySize: 256,
     ties: 'ignore',
     frozenBackbone: false,
+    startFrom: 'base',
     priorScale: 1,
     beta: 0.1,
     bowLr: BOW_DEFAULTS.lr,

@@ -82,16 +82,17 @@ export function warmStartPlan(c: RunConfig, f: { model: string; disc: string; ma
   const setKey = initialSetKey(spec, f.initial, gk);
   const s = { holdout: c.init.holdout, autocast: c.autocast, seed: c.seed, ...bf16 };
   const lora = loraSpecOf(c);
-  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ties, frozenBackbone, priorScale, ...rest } = c.discriminator;
-  const d = { ...rest, ...(ties !== 'ignore' && { ties }), ...(frozenBackbone && { frozenBackbone }), ...(rest.kind === 'rm-epinet' && { priorScale }) };
+  const p = c.policy;
+  const opts = { ...preferenceOptions(c), lr: c.init.policyLr };
+  const policy = c.init.warmPolicy && c.init.policyEpochs > 0 ? { set: setKey, opts, batchSize: p.batchSize, ...s, maxEpochs: c.init.policyEpochs, ...(lora ? { lora } : {}) } : null;
+  const { online: _o, epochs: _e, trainOn: _t, replaySize: _r, model: _m, ties, frozenBackbone, startFrom, priorScale, ...rest } = c.discriminator;
+  // a reward model started from the warm policy is fixed by that policy's warm start too
+  const d = { ...rest, ...(ties !== 'ignore' && { ties }), ...(frozenBackbone && { frozenBackbone }), ...(startFrom !== 'base' && { startFrom: policy }), ...(rest.kind === 'rm-epinet' && { priorScale }) };
   const hasDisc = trainsOnGold(d.kind) && c.init.discriminatorEpochs > 0;
   // what is trained and stored with adapters is the adapter: their settings are part of the key
   const discriminator = hasDisc
     ? { set: setKey, disc: { ...d, backbone: f.disc, ...(c.lora.discriminator && lora ? { lora } : {}) }, ...s, maxEpochs: c.init.discriminatorEpochs }
     : null;
-  const p = c.policy;
-  const opts = { ...preferenceOptions(c), lr: c.init.policyLr };
-  const policy = c.init.warmPolicy && c.init.policyEpochs > 0 ? { set: setKey, opts, batchSize: p.batchSize, ...s, maxEpochs: c.init.policyEpochs, ...(lora ? { lora } : {}) } : null;
   return { spec, goldKey: gk, setKey, chunkKeys: Array.from({ length: chunksFor(f.initial) }, (_, i) => chunkKey(spec, i)), policy, discriminator };
 }
 
