@@ -3,15 +3,18 @@
 // variant: final dev reward, its paired difference from the base, silver-label accuracy against
 // the task's gold (ties left out; tasks whose gold is a free function), the online gold labels it
 // needed to reach OPO-gold's final reward (the paper's headline: OPO-gold's labels over those),
-// and the online phase's compute in minutes (its time/* metrics summed: what a lever adds, read
-// beside the base; runs at different load differ by more than that).
+// the online phase's compute in minutes (its time/* metrics summed: what a lever adds, read
+// beside the base; runs at different load differ by more than that), and where the policy ended:
+// its KL from the initial policy at the last evaluation. Below the table, over every variant's
+// seeds paired with the base's: how the change in final reward correlates with the change in KL
+// and with the change in the discriminator's accuracy on current-policy pairs (eval/disc_acc).
 //
 //   node --import tsx bench/lever-table.ts opo-gold=RUN_DIR... base=RUN_DIR... NAME=RUN_DIR...
 //
 // Names other than opo-gold are variants; `base` is the one differences are taken from. Shell
 // braces give the seeds: base=runs/sweep-wc/d2po-online300-seed{0,1,2,3,4}.
 import { RunStore } from '../src/store/run-store.js';
-import { labelsToReach, readRunCurve, stat, type RunCurve } from '../src/report/curves.js';
+import { labelsToReach, pearson, readRunCurve, stat, type RunCurve } from '../src/report/curves.js';
 import { accuracy, silverAgainstGold } from './silver-gold.js';
 
 const groups = new Map<string, string[]>();
@@ -32,6 +35,8 @@ interface Row {
   needed: number | null;
   ratio: number | null;
   minutes: number;
+  kl: number;
+  discAcc: number;
 }
 
 /** Minutes the online phase spent working: its time/* metrics (sampling, scoring, updates, gold rounds, evaluations) summed after the warm start. */
@@ -58,7 +63,17 @@ for (const [name, runs] of curves) {
     const minutes = onlineMinutes(s);
     const { rows: silver } = await silverAgainstGold(s, r.task).finally(() => s.close());
     const reached = reach.get(r.seed);
-    list.push({ seed: r.seed, final: r.evals.at(-1)!.metrics['eval/reward'], silver: accuracy(silver), needed: reached?.needed ?? null, ratio: reached?.ratio ?? null, minutes });
+    const last = r.evals.at(-1)!.metrics;
+    list.push({
+      seed: r.seed,
+      final: last['eval/reward'],
+      silver: accuracy(silver),
+      needed: reached?.needed ?? null,
+      ratio: reached?.ratio ?? null,
+      minutes,
+      kl: last['eval/kl'] ?? NaN,
+      discAcc: last['eval/disc_acc'] ?? NaN,
+    });
   }
   rows.set(name, list.sort((a, b) => a.seed - b.seed));
 }
@@ -69,8 +84,8 @@ const ms = (xs: number[], d = 2) => {
 };
 const base = new Map(rows.get('base')!.map((r) => [r.seed, r]));
 console.log(`OPO-gold's final reward, seeds ${reference.map((r) => r.seed).join(', ')}: ${ms(reference.map((r) => r.evals.at(-1)!.metrics['eval/reward']))}\n`);
-console.log('| variant | seeds | final reward | paired with base: difference (wins) | silver accuracy | online gold to reach OPO-gold (ratio; seeds that did not) | online compute, minutes |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| variant | seeds | final reward | paired with base: difference (wins) | silver accuracy | online gold to reach OPO-gold (ratio; seeds that did not) | online compute, minutes | KL from the initial policy |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const [name, list] of rows) {
   const paired = list.filter((r) => base.has(r.seed) && name !== 'base').map((r) => r.final - base.get(r.seed)!.final);
   const reached = list.filter((r) => r.ratio !== null);
@@ -86,6 +101,18 @@ for (const [name, list] of rows) {
       ms(list.map((r) => r.silver)),
       `${ms(reached.map((r) => r.needed!), 0)} (${ms(reached.map((r) => r.ratio!))}x${missed ? `; ${missed} not reached` : ''}${atStart ? `; ${atStart} met at the warm start` : ''})`,
       ms(list.map((r) => r.minutes), 1),
+      `${ms(list.map((r) => r.kl), 1)} (${list.map((r) => r.kl.toFixed(1)).join(', ')})`,
     ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
   );
 }
+
+// Each variant's seed against the base's: what moves with the reward, the policy's distance or the labels' quality.
+const deltas = [...rows]
+  .filter(([name]) => name !== 'base')
+  .flatMap(([, list]) => list.filter((r) => base.has(r.seed)).map((r) => ({ r, b: base.get(r.seed)! })));
+const reward = deltas.map(({ r, b }) => r.final - b.final);
+const corr = (f: (x: Row) => number) => pearson(reward, deltas.map(({ r, b }) => f(r) - f(b))).toFixed(2);
+console.log(
+  `\nOver ${deltas.length} runs paired with the base by seed, the change in final reward correlates at ${corr((x) => x.kl)} with the change in KL ` +
+    `and at ${corr((x) => x.discAcc)} with the change in the discriminator's accuracy on current-policy pairs (eval/disc_acc).`,
+);

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byGoldUsed, fmtStat, goldTable, isOnline, labelVariants, labelsToReach, readRunCurve, sharedInitialGold, stat, type RunCurve } from '../src/report/curves.js';
+import { byGoldUsed, fmtStat, goldTable, isOnline, labelVariants, labelsToReach, pearson, readRunCurve, sharedInitialGold, stat, type RunCurve } from '../src/report/curves.js';
 import { resolveConfig } from '../src/d2po/presets.js';
 import { RunStore } from '../src/store/run-store.js';
 
@@ -36,6 +36,15 @@ test('stat: mean, sample sd and range', () => {
   assert.deepEqual([s.n, s.min, s.max], [4, 1, 6]);
   assert.equal(stat([5]).sd, 0);
   assert.ok(Number.isNaN(stat([]).mean));
+});
+
+test('pearson: against numpy.corrcoef, sign, and the cases with no answer', () => {
+  // numpy.corrcoef([1, 2, 3, 6, 4], [2, 1, 4, 7, 3])[0, 1]
+  assert.ok(Math.abs(pearson([1, 2, 3, 6, 4], [2, 1, 4, 7, 3]) - 0.8806955667454325) < 1e-12);
+  assert.ok(Math.abs(pearson([1, 2, 3], [6, 4, 2]) + 1) < 1e-12);
+  assert.ok(Number.isNaN(pearson([1, 2, 3], [5, 5, 5])));
+  assert.ok(Number.isNaN(pearson([1], [2])));
+  assert.throws(() => pearson([1, 2], [1]), /2 values against 1/);
 });
 
 test('byGoldUsed pools seeds per gold point, the last evaluation at a gold count standing for it', () => {

@@ -183,6 +183,22 @@ export function stat(xs: number[]): Stat {
   return { mean, sd, n, min: Math.min(...xs), max: Math.max(...xs) };
 }
 
+/** Pearson's correlation of paired values; NaN with fewer than two pairs or where either side does not vary. */
+export function pearson(xs: number[], ys: number[]): number {
+  if (xs.length !== ys.length) throw new Error(`pearson: ${xs.length} values against ${ys.length}`);
+  const mx = stat(xs).mean;
+  const my = stat(ys).mean;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+    syy += (ys[i] - my) ** 2;
+  }
+  return xs.length > 1 && sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
+}
+
 /**
  * The value of `metric` at each gold-labels-used point, per method (run label), pooled over runs (seeds).
  * Where a run evaluated several times at one gold count (D2PO's silver steps between rounds),
